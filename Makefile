@@ -29,7 +29,7 @@ OPT := -O2
 endif
 BIN := $(BUILD)/bin
 
-PKGS := libzmq libprotobuf-c rdkafka hiredis jansson libmicrohttpd yaml-0.1 libcrypto libcurl
+PKGS := libzmq libprotobuf-c rdkafka hiredis jansson libmicrohttpd yaml-0.1 libcrypto libcurl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
