@@ -3,12 +3,16 @@
  *   GET /healthz  200 "ok" while the process loop is alive, 503 otherwise
  *   GET /readyz   200 "ready" once the service set itself ready, 503 otherwise
  *   GET /status   JSON {"service":..,"healthy":..,"ready":..,"pid":..,"metrics":{..}}
- * Anything else: 404; non-GET: 405. Requests never touch service state except
+ * Anything else: 404; non-GET: 405 (HEAD is answered like GET, without a body; 405
+ * carries "Allow: GET, HEAD"). Malformed requests are counted in
+ * qt_admin_http_errors_total (registered in `metrics` when given) and logged once.
+ * The service starts healthy and not ready. Requests never touch service state except
  * reading atomics, so a hostile client cannot corrupt anything. Binds 127.0.0.1
  * unless bind_addr says otherwise. */
 #ifndef QT_ADMIN_H
 #define QT_ADMIN_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "qt_metrics.h"
 

@@ -9,7 +9,15 @@
  * Environment override: for path a.b-c the variable QT_A_B_C (upper case, '.' and
  * '-' become '_') wins over the file, for scalar getters.
  * Only block/flow maps, sequences and scalars are supported; anchors and aliases
- * are rejected (a config is data, not a program). */
+ * are rejected (a config is data, not a program), and so are tags, non-scalar keys,
+ * duplicate keys (the error names both lines), NUL bytes, several documents,
+ * nesting deeper than 32 and texts over 4 MiB. The top level must be a map (an empty
+ * file is an empty map).
+ * Paths: in a sequence a decimal segment selects an item ("assets.0.symbol"); a key
+ * containing '.' is still found; "" is the root. seq_len/map_len on a missing path
+ * return 0 without an error (use qt_config_has for mandatory sections) and record
+ * one when the path exists with another type. Env errors read
+ * "env QT_A_B: key 'a.b': expected ..., got '...'"; a missing key reads "..., missing". */
 #ifndef QT_CONFIG_H
 #define QT_CONFIG_H
 #include <stdbool.h>

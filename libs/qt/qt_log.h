@@ -27,8 +27,15 @@ void qt_log_kvv(qt_log_level_t level, const char *event, va_list ap);
 void qt_logf(qt_log_level_t level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Like qt_log_kv, but only the first time `once_key` is seen in this process (later
- * calls with the same key are silent and return false). For "log once with context". */
+ * calls with the same key are silent and return false). For "log once with context".
+ * The key set is bounded (4096 keys); past that every new key is silent too.
+ * In all kv functions a NULL value also ends the list; invalid UTF-8 is replaced by
+ * U+FFFD and control characters are escaped, so every line is valid JSON. */
 bool qt_log_once(qt_log_level_t level, const char *once_key, const char *event, ...);
+/* Frees the log-once set and the private wall clock, and restores the defaults
+ * (service "unknown", level info, stderr, no clock). Call at process exit (keeps
+ * valgrind quiet) or between tests; logging afterwards still works. */
+void qt_log_shutdown(void);
 
 int qt_log_selftest(bool verbose);
 #endif

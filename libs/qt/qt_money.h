@@ -24,7 +24,9 @@ typedef enum {
 
 /* Parses an optionally signed decimal ("123", "-0.5", "1.23456789", "1e-3" and
  * "1.5E+2" too). More than 8 decimals are rounded half to even. Leading/trailing
- * whitespace, empty strings, "nan", "inf", hex and junk are QT_MONEY_ESYNTAX. */
+ * whitespace, empty strings, "nan", "inf", hex and junk are QT_MONEY_ESYNTAX.
+ * A '.' needs digits on both sides: ".5" and "1." are QT_MONEY_ESYNTAX (as in JSON);
+ * leading zeros are fine. Any digit count / exponent is handled exactly. */
 qt_money_status_t qt_fixed_parse(const char *s, qt_fixed_t *out);
 /* Same, for a string that is not NUL-terminated. */
 qt_money_status_t qt_fixed_parse_n(const char *s, size_t len, qt_fixed_t *out);
