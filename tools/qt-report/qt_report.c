@@ -313,7 +313,7 @@ int main(int argc, char **argv)
     }
     report_t r;
     memset(&r, 0, sizeof r);
-    r.initial_cash = qt_config_money(exec_cfg, "paper.initial_cash", true, 0);
+    r.initial_cash = qt_config_money(exec_cfg, "initial_cash", true, 0);
     r.cash = r.initial_cash;
     const char *brokers = qt_config_str(cfg, "kafka.brokers", NULL);
     const char *redis_host = qt_config_str(cfg, "redis.host", NULL);
