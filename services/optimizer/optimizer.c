@@ -1,0 +1,336 @@
+/* optimizer: inverse-volatility target portfolio core (see optimizer.h).
+ *
+ * Why water-filling: a plain "scale then clip" loses weight (the clipped excess just
+ * vanishes) and a single redistribution can push another name over the cap. Repeating
+ * "cap the names above max_weight, give the rest to the others in proportion to 1/vol"
+ * converges in at most n rounds, because each round caps at least one more name. */
+#include "optimizer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SNAPSHOT_VERSION 1u
+
+struct optimizer_t {
+    optimizer_config_t cfg;
+    int64_t last_emitted_ms;      /* INT64_MIN: nothing emitted yet */
+    int64_t batch_time_ms;        /* INT64_MIN: no pending batch */
+    optimizer_signal_t *pending;  /* sorted by symbol */
+    size_t n_pending, cap_pending;
+    uint64_t superseded;
+};
+
+void optimizer_config_defaults(optimizer_config_t *cfg)
+{
+    cfg->min_score = 0.0;
+    cfg->gross_weight = 1.0;
+    cfg->max_weight = 0.25;
+}
+
+const char *optimizer_config_check(const optimizer_config_t *cfg)
+{
+    if (!isfinite(cfg->min_score) || cfg->min_score < -1.0 || cfg->min_score >= 1.0)
+        return "min_score must be in [-1, 1)";
+    if (!isfinite(cfg->gross_weight) || cfg->gross_weight <= 0.0 || cfg->gross_weight > 1.0)
+        return "gross_weight must be in (0, 1]";
+    if (!isfinite(cfg->max_weight) || cfg->max_weight <= 0.0 || cfg->max_weight > 1.0)
+        return "max_weight must be in (0, 1]";
+    return NULL;
+}
+
+void optimizer_target_free(optimizer_target_t *t)
+{
+    if (!t)
+        return;
+    free(t->positions);
+    t->positions = NULL;
+    t->n_positions = 0;
+}
+
+static bool symbol_ok(const char *s)
+{
+    size_t n = strnlen(s, OPTIMIZER_SYMBOL_MAX + 1);
+    return n > 0 && n <= OPTIMIZER_SYMBOL_MAX;
+}
+
+static int cmp_signal(const void *a, const void *b)
+{
+    const optimizer_signal_t *x = a, *y = b;
+    return strcmp(x->symbol, y->symbol);
+}
+
+int optimizer_solve(const optimizer_config_t *cfg, const optimizer_signal_t *sigs, size_t n,
+                    int64_t bar_time_ms, optimizer_target_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->bar_time_ms = bar_time_ms;
+    out->signals = (uint32_t)n;
+    if (n == 0)
+        return 0;
+
+    optimizer_signal_t *cand = malloc(n * sizeof *cand);
+    double *inv = malloc(n * sizeof *inv);
+    double *w = malloc(n * sizeof *w);
+    bool *capped = malloc(n * sizeof *capped);
+    if (!cand || !inv || !w || !capped) {
+        free(cand);
+        free(inv);
+        free(w);
+        free(capped);
+        return -1;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const optimizer_signal_t *s = &sigs[i];
+        if (!s->ready) {
+            out->not_ready++;
+            continue;
+        }
+        if (!isfinite(s->score) || !(s->score > cfg->min_score)) {
+            out->below_score++;
+            continue;
+        }
+        if (!isfinite(s->volatility) || !(s->volatility > 0.0) ||
+            !isfinite(1.0 / s->volatility)) {
+            out->skipped_vol++;
+            continue;
+        }
+        if (s->close <= 0) {
+            out->skipped_price++;
+            continue;
+        }
+        cand[m++] = *s;
+    }
+    qsort(cand, m, sizeof *cand, cmp_signal);
+
+    /* Water-filling over the candidates, in symbol order. */
+    for (size_t i = 0; i < m; i++) {
+        inv[i] = 1.0 / cand[i].volatility;
+        w[i] = 0.0;
+        capped[i] = false;
+    }
+    double remaining = cfg->gross_weight;
+    size_t n_free = m;
+    while (n_free > 0 && remaining > 0.0) {
+        double sum_inv = 0.0;
+        for (size_t i = 0; i < m; i++)
+            if (!capped[i])
+                sum_inv += inv[i];
+        bool any_over = false;
+        for (size_t i = 0; i < m; i++) {
+            if (capped[i])
+                continue;
+            w[i] = remaining * (inv[i] / sum_inv);
+            if (w[i] > cfg->max_weight)
+                any_over = true;
+        }
+        if (!any_over)
+            break;
+        for (size_t i = 0; i < m; i++) {
+            if (!capped[i] && w[i] > cfg->max_weight) {
+                capped[i] = true;
+                w[i] = cfg->max_weight;
+                remaining -= cfg->max_weight;
+                n_free--;
+            }
+        }
+        /* Rounding residue of "gross - k * cap" is cash, not a weight. */
+        if (remaining < 1e-12)
+            remaining = 0.0;
+    }
+    if (remaining == 0.0)
+        for (size_t i = 0; i < m; i++)
+            if (!capped[i])
+                w[i] = 0.0;   /* values from before the last capping round */
+
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++)
+        if (w[i] > 0.0)
+            k++;
+    if (k > 0) {
+        out->positions = calloc(k, sizeof *out->positions);
+        if (!out->positions) {
+            free(cand);
+            free(inv);
+            free(w);
+            free(capped);
+            return -1;
+        }
+    }
+    for (size_t i = 0, j = 0; i < m; i++) {
+        if (!(w[i] > 0.0))
+            continue;
+        memcpy(out->positions[j].symbol, cand[i].symbol, sizeof cand[i].symbol);
+        out->positions[j].weight = w[i];
+        out->positions[j].ref_price = cand[i].close;
+        if (capped[i])
+            out->capped++;
+        j++;
+    }
+    out->n_positions = k;
+    free(cand);
+    free(inv);
+    free(w);
+    free(capped);
+    return 0;
+}
+
+optimizer_t *optimizer_new(const optimizer_config_t *cfg)
+{
+    if (!cfg || optimizer_config_check(cfg))
+        return NULL;
+    optimizer_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cfg = *cfg;
+    self->last_emitted_ms = INT64_MIN;
+    self->batch_time_ms = INT64_MIN;
+    return self;
+}
+
+void optimizer_destroy(optimizer_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->pending);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+static void drop_batch(optimizer_t *self)
+{
+    self->superseded += self->n_pending;
+    self->n_pending = 0;
+    self->batch_time_ms = INT64_MIN;
+}
+
+optimizer_sig_result_t optimizer_on_signal(optimizer_t *self, const optimizer_signal_t *sig)
+{
+    if (!symbol_ok(sig->symbol) || !isfinite(sig->score) || !isfinite(sig->volatility))
+        return OPT_SIG_INVALID;
+    if (sig->bar_time_ms <= self->last_emitted_ms)
+        return OPT_SIG_STALE;
+    if (self->n_pending > 0 && sig->bar_time_ms < self->batch_time_ms)
+        return OPT_SIG_STALE;
+    if (self->n_pending > 0 && sig->bar_time_ms > self->batch_time_ms)
+        drop_batch(self);
+    /* Same symbol in this batch: overwrite (pending is sorted by symbol). */
+    size_t lo = 0, hi = self->n_pending;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(self->pending[mid].symbol, sig->symbol);
+        if (c == 0) {
+            self->pending[mid] = *sig;
+            return OPT_SIG_ACCEPTED;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (self->n_pending >= OPTIMIZER_MAX_PENDING)
+        return OPT_SIG_INVALID;
+    if (self->n_pending == self->cap_pending) {
+        size_t cap = self->cap_pending ? self->cap_pending * 2 : 16;
+        optimizer_signal_t *p = realloc(self->pending, cap * sizeof *p);
+        if (!p)
+            return OPT_SIG_ERROR;
+        self->pending = p;
+        self->cap_pending = cap;
+    }
+    memmove(&self->pending[lo + 1], &self->pending[lo],
+            (self->n_pending - lo) * sizeof *self->pending);
+    self->pending[lo] = *sig;
+    self->n_pending++;
+    self->batch_time_ms = sig->bar_time_ms;
+    return OPT_SIG_ACCEPTED;
+}
+
+optimizer_wm_result_t optimizer_on_watermark(optimizer_t *self, int64_t t,
+                                             optimizer_target_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (t <= self->last_emitted_ms)
+        return OPT_WM_DUPLICATE;
+    bool use_batch = self->n_pending > 0 && self->batch_time_ms == t;
+    if (optimizer_solve(&self->cfg, use_batch ? self->pending : NULL,
+                        use_batch ? self->n_pending : 0, t, out) != 0)
+        return OPT_WM_ERROR;
+    if (use_batch) {
+        self->n_pending = 0;
+        self->batch_time_ms = INT64_MIN;
+    } else if (self->n_pending > 0 && self->batch_time_ms < t) {
+        drop_batch(self);
+    }
+    self->last_emitted_ms = t;
+    return OPT_WM_EMIT;
+}
+
+int64_t optimizer_last_emitted(const optimizer_t *self) { return self->last_emitted_ms; }
+size_t optimizer_pending(const optimizer_t *self) { return self->n_pending; }
+int64_t optimizer_batch_time(const optimizer_t *self) { return self->batch_time_ms; }
+uint64_t optimizer_superseded(const optimizer_t *self) { return self->superseded; }
+
+void optimizer_save(const optimizer_t *self, qt_buf_t *out)
+{
+    qt_buf_put_u32(out, SNAPSHOT_VERSION);
+    qt_buf_put_i64(out, self->last_emitted_ms);
+    qt_buf_put_i64(out, self->batch_time_ms);
+    qt_buf_put_u32(out, (uint32_t)self->n_pending);
+    for (size_t i = 0; i < self->n_pending; i++) {
+        const optimizer_signal_t *s = &self->pending[i];
+        qt_buf_put_str(out, s->symbol);
+        qt_buf_put_i64(out, s->bar_time_ms);
+        qt_buf_put_f64(out, s->score);
+        qt_buf_put_f64(out, s->volatility);
+        qt_buf_put_i64(out, s->close);
+        qt_buf_put_u32(out, s->ready ? 1u : 0u);
+    }
+}
+
+bool optimizer_load(optimizer_t *self, qt_reader_t *r)
+{
+    if (qt_read_u32(r) != SNAPSHOT_VERSION)
+        return false;
+    int64_t last = qt_read_i64(r);
+    int64_t batch = qt_read_i64(r);
+    uint32_t n = qt_read_u32(r);
+    if (r->err || n > OPTIMIZER_MAX_PENDING)
+        return false;
+    optimizer_signal_t *p = NULL;
+    if (n > 0) {
+        p = calloc(n, sizeof *p);
+        if (!p)
+            return false;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        optimizer_signal_t *s = &p[i];
+        qt_read_str(r, s->symbol, sizeof s->symbol);
+        s->bar_time_ms = qt_read_i64(r);
+        s->score = qt_read_f64(r);
+        s->volatility = qt_read_f64(r);
+        s->close = qt_read_i64(r);
+        uint32_t ready = qt_read_u32(r);
+        /* Invariants of a pending batch: one bar time, newer than the last target,
+         * valid symbols strictly increasing, finite numbers. */
+        if (r->err || ready > 1u || !symbol_ok(s->symbol) || s->bar_time_ms != batch ||
+            batch <= last || !isfinite(s->score) || !isfinite(s->volatility) ||
+            (i > 0 && strcmp(p[i - 1].symbol, s->symbol) >= 0)) {
+            free(p);
+            return false;
+        }
+        s->ready = ready == 1u;
+    }
+    if (!qt_reader_done(r) || (n == 0 && batch != INT64_MIN)) {
+        free(p);
+        return false;
+    }
+    free(self->pending);
+    self->pending = p;
+    self->n_pending = n;
+    self->cap_pending = n;
+    self->last_emitted_ms = last;
+    self->batch_time_ms = batch;
+    return true;
+}

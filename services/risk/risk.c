@@ -1,0 +1,602 @@
+/* risk: limits and kill switch between the optimizer and execution (see risk.h).
+ *
+ * Why the work copy: a target is applied to a copy of the positions and swapped in
+ * only when every leg was computed without error, so a failure (overflow, OOM) never
+ * leaves half-applied state behind; the caller drops the target and nothing is
+ * published. */
+#include "risk.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SNAPSHOT_VERSION 1u
+
+typedef struct {
+    char symbol[RISK_SYMBOL_MAX + 1];
+    qt_fixed_t qty;     /* > 0 */
+    qt_fixed_t price;   /* last reference price, > 0 */
+} risk_pos_t;
+
+struct risk_t {
+    risk_config_t cfg;
+    int64_t last_target_ms;
+    int64_t last_wm_ms;
+    risk_pos_t *pos;    /* sorted by symbol */
+    size_t n_pos, cap_pos;
+};
+
+void risk_config_defaults(risk_config_t *cfg)
+{
+    cfg->capital = 100000LL * QT_FIXED_SCALE;
+    cfg->min_trade_notional = 50LL * QT_FIXED_SCALE;
+    cfg->qty_step = 1000;   /* 0.00001 */
+    cfg->max_position_notional = 30000LL * QT_FIXED_SCALE;
+    cfg->max_gross_exposure = 100000LL * QT_FIXED_SCALE;
+    cfg->max_open_positions = 10;
+    cfg->throttle_factor = 0.5;
+}
+
+const char *risk_config_check(const risk_config_t *cfg)
+{
+    if (cfg->capital <= 0)
+        return "capital must be > 0";
+    if (cfg->min_trade_notional < 0)
+        return "min_trade_notional must be >= 0";
+    if (cfg->qty_step <= 0)
+        return "qty_step must be > 0";
+    if (cfg->max_position_notional <= 0)
+        return "max_position_notional must be > 0";
+    if (cfg->max_gross_exposure <= 0)
+        return "max_gross_exposure must be > 0";
+    if (cfg->max_position_notional > cfg->max_gross_exposure)
+        return "max_position_notional must be <= max_gross_exposure";
+    if (cfg->max_open_positions < 1 || cfg->max_open_positions > RISK_MAX_SYMBOLS)
+        return "max_open_positions must be in [1, 4096]";
+    if (!isfinite(cfg->throttle_factor) || cfg->throttle_factor <= 0.0 ||
+        cfg->throttle_factor > 1.0)
+        return "throttle_factor must be in (0, 1]";
+    return NULL;
+}
+
+void risk_result_free(risk_result_t *res)
+{
+    if (!res)
+        return;
+    free(res->decisions);
+    res->decisions = NULL;
+    res->n_decisions = 0;
+}
+
+const char *risk_side_name(Qt__V1__Side side)
+{
+    return side == QT__V1__SIDE__SIDE_BUY ? "buy" : side == QT__V1__SIDE__SIDE_SELL ? "sell"
+                                                                                     : "none";
+}
+
+static bool symbol_ok(const char *s)
+{
+    size_t n = strnlen(s, RISK_SYMBOL_MAX + 1);
+    if (n == 0 || n > RISK_SYMBOL_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7f)
+            return false;
+    }
+    return true;
+}
+
+risk_t *risk_new(const risk_config_t *cfg)
+{
+    if (!cfg || risk_config_check(cfg))
+        return NULL;
+    risk_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->cfg = *cfg;
+    self->last_target_ms = INT64_MIN;
+    self->last_wm_ms = INT64_MIN;
+    return self;
+}
+
+void risk_destroy(risk_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->pos);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+/* Binary search in a sorted position array: index if found, else -(insert point)-1. */
+static long pos_find(const risk_pos_t *pos, size_t n, const char *symbol)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(pos[mid].symbol, symbol);
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -(long)lo - 1;
+}
+
+qt_fixed_t risk_position(const risk_t *self, const char *symbol)
+{
+    long i = pos_find(self->pos, self->n_pos, symbol);
+    return i >= 0 ? self->pos[i].qty : 0;
+}
+
+size_t risk_open_positions(const risk_t *self) { return self->n_pos; }
+int64_t risk_last_target(const risk_t *self) { return self->last_target_ms; }
+int64_t risk_last_watermark(const risk_t *self) { return self->last_wm_ms; }
+
+bool risk_position_at(const risk_t *self, size_t i, const char **symbol, qt_fixed_t *qty,
+                      qt_fixed_t *last_price)
+{
+    if (i >= self->n_pos)
+        return false;
+    if (symbol)
+        *symbol = self->pos[i].symbol;
+    if (qty)
+        *qty = self->pos[i].qty;
+    if (last_price)
+        *last_price = self->pos[i].price;
+    return true;
+}
+
+static bool gross_of(const risk_pos_t *pos, size_t n, qt_fixed_t *out)
+{
+    qt_fixed_t g = 0;
+    for (size_t i = 0; i < n; i++) {
+        qt_fixed_t v;
+        if (!qt_fixed_mul(pos[i].qty, pos[i].price, &v) || !qt_fixed_add(g, v, &g))
+            return false;
+    }
+    *out = g;
+    return true;
+}
+
+bool risk_gross_exposure(const risk_t *self, qt_fixed_t *out)
+{
+    return gross_of(self->pos, self->n_pos, out);
+}
+
+bool risk_on_watermark(risk_t *self, int64_t t)
+{
+    if (t <= self->last_wm_ms)
+        return false;
+    self->last_wm_ms = t;
+    return true;
+}
+
+/* ---- one target ---------------------------------------------------------------- */
+
+typedef struct {
+    char symbol[RISK_SYMBOL_MAX + 1];
+    double weight;
+    qt_fixed_t price;
+    qt_fixed_t held;
+    qt_fixed_t target_qty;
+} leg_t;
+
+static qt_fixed_t floor_step(qt_fixed_t q, qt_fixed_t step)
+{
+    return q <= 0 ? 0 : q - q % step;
+}
+
+/* Largest qty with qty * price / 1e8 <= room exactly (floor, not rounding). */
+static qt_fixed_t max_qty_within(qt_fixed_t room, qt_fixed_t price)
+{
+    if (room <= 0 || price <= 0)
+        return 0;
+    __int128 q = ((__int128)room * QT_FIXED_SCALE) / price;
+    return q > (__int128)INT64_MAX ? INT64_MAX : (qt_fixed_t)q;
+}
+
+static bool tier_blocks_new(Qt__V1__KillSwitchTier tier)
+{
+    /* Only the tiers known to allow new exposure pass; anything else fails closed. */
+    return !(tier == QT__V1__KILL_SWITCH_TIER__KS_NORMAL ||
+             tier == QT__V1__KILL_SWITCH_TIER__KS_WARN ||
+             tier == QT__V1__KILL_SWITCH_TIER__KS_THROTTLE);
+}
+
+static const char *tier_name(Qt__V1__KillSwitchTier tier)
+{
+    switch (tier) {
+    case QT__V1__KILL_SWITCH_TIER__KS_NORMAL: return "NORMAL";
+    case QT__V1__KILL_SWITCH_TIER__KS_WARN: return "WARN";
+    case QT__V1__KILL_SWITCH_TIER__KS_THROTTLE: return "THROTTLE";
+    case QT__V1__KILL_SWITCH_TIER__KS_NO_NEW: return "NO_NEW";
+    case QT__V1__KILL_SWITCH_TIER__KS_FLATTEN_ALL: return "FLATTEN_ALL";
+    default: return "UNKNOWN";
+    }
+}
+
+static void add_reason(risk_decision_t *d, const char *code, const char *detail,
+                       qt_fixed_t value, qt_fixed_t limit)
+{
+    if (d->n_reasons >= RISK_MAX_REASONS)
+        return;
+    risk_reason_t *r = &d->reasons[d->n_reasons++];
+    snprintf(r->code, sizeof r->code, "%s", code);
+    snprintf(r->detail, sizeof r->detail, "%s", detail);
+    r->value = value;
+    r->limit = limit;
+}
+
+static void decision_init(risk_decision_t *d, const leg_t *leg, int64_t bar_time_ms,
+                          Qt__V1__Side side, qt_fixed_t requested,
+                          Qt__V1__KillSwitchTier tier)
+{
+    memset(d, 0, sizeof *d);
+    memcpy(d->symbol, leg->symbol, sizeof d->symbol);
+    snprintf(d->intent_id, sizeof d->intent_id, "%" PRId64 "-%s", bar_time_ms, leg->symbol);
+    d->side = side;
+    d->requested_qty = requested;
+    d->ref_price = leg->price;
+    d->bar_time_ms = bar_time_ms;
+    d->tier = tier;
+    d->intent_reason = "rebalance";
+}
+
+static int cmp_leg_symbol(const void *a, const void *b)
+{
+    return strcmp(((const leg_t *)a)->symbol, ((const leg_t *)b)->symbol);
+}
+
+static int cmp_buy_order(const void *a, const void *b)
+{
+    const leg_t *x = *(const leg_t *const *)a, *y = *(const leg_t *const *)b;
+    if (x->weight > y->weight)
+        return -1;
+    if (x->weight < y->weight)
+        return 1;
+    return strcmp(x->symbol, y->symbol);
+}
+
+/* Sets (or removes, qty == 0) a position in the sorted work array (capacity suffices). */
+static void work_set(risk_pos_t *pos, size_t *n, const char *symbol, qt_fixed_t qty,
+                     qt_fixed_t price)
+{
+    long i = pos_find(pos, *n, symbol);
+    if (i >= 0) {
+        if (qty == 0) {
+            memmove(&pos[i], &pos[i + 1], (*n - (size_t)i - 1) * sizeof *pos);
+            (*n)--;
+        } else {
+            pos[i].qty = qty;
+            pos[i].price = price;
+        }
+        return;
+    }
+    if (qty == 0)
+        return;
+    size_t at = (size_t)(-i - 1);
+    memmove(&pos[at + 1], &pos[at], (*n - at) * sizeof *pos);
+    memset(&pos[at], 0, sizeof pos[at]);
+    snprintf(pos[at].symbol, sizeof pos[at].symbol, "%s", symbol);
+    pos[at].qty = qty;
+    pos[at].price = price;
+    (*n)++;
+}
+
+static risk_status_t validate_target(const risk_target_t *t)
+{
+    if (t->n_positions > RISK_MAX_SYMBOLS || (t->n_positions > 0 && !t->positions))
+        return RISK_INVALID;
+    for (size_t i = 0; i < t->n_positions; i++) {
+        const risk_target_pos_t *p = &t->positions[i];
+        if (!symbol_ok(p->symbol) || !isfinite(p->weight) || p->weight < 0.0 ||
+            p->weight > 1.0 || p->ref_price <= 0)
+            return RISK_INVALID;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(t->positions[j].symbol, p->symbol) == 0)
+                return RISK_INVALID;
+    }
+    return RISK_OK;
+}
+
+/* Processes one buy leg against the work positions; fills *d. false on overflow. */
+static bool do_buy(const risk_config_t *cfg, const leg_t *leg, int64_t bar_time_ms,
+                   Qt__V1__KillSwitchTier tier, qt_fixed_t requested, risk_pos_t *work,
+                   size_t *n_work, risk_decision_t *d)
+{
+    decision_init(d, leg, bar_time_ms, QT__V1__SIDE__SIDE_BUY, requested, tier);
+    qt_fixed_t req_notional;
+    if (!qt_fixed_mul(requested, leg->price, &req_notional))
+        return false;
+    if (tier_blocks_new(tier)) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "kill switch %s rejects orders that add exposure",
+                 tier_name(tier));
+        add_reason(d, RISK_CODE_KILL_SWITCH, detail, req_notional, 0);
+        return true;
+    }
+    qt_fixed_t qty = requested;
+    if (tier == QT__V1__KILL_SWITCH_TIER__KS_THROTTLE) {
+        qt_fixed_t scaled, scaled_notional;
+        if (!qt_fixed_mul_ratio(qty, cfg->throttle_factor, &scaled))
+            return false;
+        qty = floor_step(scaled, cfg->qty_step);
+        if (!qt_fixed_mul(qty, leg->price, &scaled_notional))
+            return false;
+        add_reason(d, RISK_CODE_KILL_SWITCH, "kill switch THROTTLE scales buys",
+                   req_notional, scaled_notional);
+    }
+    if (leg->held == 0 && *n_work >= cfg->max_open_positions) {
+        add_reason(d, RISK_CODE_MAX_OPEN_POSITIONS, "buy would open one position too many",
+                   (qt_fixed_t)(*n_work + 1) * QT_FIXED_SCALE,
+                   (qt_fixed_t)cfg->max_open_positions * QT_FIXED_SCALE);
+        return true;
+    }
+    /* Position notional after the buy. */
+    qt_fixed_t total, after;
+    if (!qt_fixed_add(leg->held, qty, &total) || !qt_fixed_mul(total, leg->price, &after))
+        return false;
+    if (qty > 0 && after > cfg->max_position_notional) {
+        qt_fixed_t max_total = max_qty_within(cfg->max_position_notional, leg->price);
+        qt_fixed_t fit = max_total > leg->held ? floor_step(max_total - leg->held, cfg->qty_step)
+                                               : 0;
+        add_reason(d, RISK_CODE_MAX_POSITION_NOTIONAL,
+                   fit > 0 ? "buy clipped to the position notional limit"
+                           : "position already at the notional limit",
+                   after, cfg->max_position_notional);
+        qty = fit < qty ? fit : qty;
+    }
+    /* Gross exposure after the buy: other positions + this one (a buy leg was not sold
+     * before, so its work position is exactly `held` at `price`). */
+    qt_fixed_t gross, held_notional, others, gross_after;
+    if (!gross_of(work, *n_work, &gross) || !qt_fixed_mul(leg->held, leg->price, &held_notional))
+        return false;
+    if (!qt_fixed_sub(gross, held_notional, &others) || !qt_fixed_add(leg->held, qty, &total) ||
+        !qt_fixed_mul(total, leg->price, &after) || !qt_fixed_add(others, after, &gross_after))
+        return false;
+    if (qty > 0 && gross_after > cfg->max_gross_exposure) {
+        qt_fixed_t room = cfg->max_gross_exposure - others;   /* no overflow: both >= 0 */
+        qt_fixed_t max_total = max_qty_within(room, leg->price);
+        qt_fixed_t fit = max_total > leg->held ? floor_step(max_total - leg->held, cfg->qty_step)
+                                               : 0;
+        add_reason(d, RISK_CODE_MAX_GROSS_EXPOSURE,
+                   fit > 0 ? "buy clipped to the gross exposure limit"
+                           : "gross exposure already at the limit",
+                   gross_after, cfg->max_gross_exposure);
+        qty = fit < qty ? fit : qty;
+    }
+    qt_fixed_t notional;
+    if (!qt_fixed_mul(qty, leg->price, &notional))
+        return false;
+    if (qty <= 0)
+        return true;   /* rejected, reasons say why */
+    if (notional < cfg->min_trade_notional) {
+        add_reason(d, RISK_CODE_MIN_TRADE_NOTIONAL, "reduced buy is below the minimum trade",
+                   notional, cfg->min_trade_notional);
+        return true;
+    }
+    if (!qt_fixed_add(leg->held, qty, &total))
+        return false;
+    d->approved = true;
+    d->approved_qty = qty;
+    work_set(work, n_work, leg->symbol, total, leg->price);
+    return true;
+}
+
+risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
+                             Qt__V1__KillSwitchTier tier, risk_result_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (target->bar_time_ms <= self->last_target_ms)
+        return RISK_DUPLICATE;
+    risk_status_t st = validate_target(target);
+    if (st != RISK_OK)
+        return st;
+    const risk_config_t *cfg = &self->cfg;
+    bool flatten = tier == QT__V1__KILL_SWITCH_TIER__KS_FLATTEN_ALL;
+
+    size_t max_legs = self->n_pos + target->n_positions;
+    if (max_legs > RISK_MAX_SYMBOLS * 2)
+        return RISK_INVALID;
+    leg_t *legs = calloc(max_legs ? max_legs : 1, sizeof *legs);
+    leg_t **buys = calloc(max_legs ? max_legs : 1, sizeof *buys);
+    risk_pos_t *work = calloc(max_legs ? max_legs : 1, sizeof *work);
+    risk_decision_t *dec = calloc(max_legs ? max_legs : 1, sizeof *dec);
+    if (!legs || !buys || !work || !dec) {
+        st = RISK_ERROR;
+        goto fail;
+    }
+    /* Union of held and target symbols. */
+    size_t n_legs = 0;
+    for (size_t i = 0; i < self->n_pos; i++) {
+        leg_t *l = &legs[n_legs++];
+        memcpy(l->symbol, self->pos[i].symbol, sizeof l->symbol);
+        l->held = self->pos[i].qty;
+        l->price = self->pos[i].price;
+        l->weight = 0.0;
+    }
+    for (size_t i = 0; i < target->n_positions; i++) {
+        const risk_target_pos_t *p = &target->positions[i];
+        leg_t *l = NULL;
+        for (size_t j = 0; j < self->n_pos; j++)
+            if (strcmp(legs[j].symbol, p->symbol) == 0)
+                l = &legs[j];
+        if (!l) {
+            l = &legs[n_legs++];
+            snprintf(l->symbol, sizeof l->symbol, "%s", p->symbol);
+            l->held = 0;
+        }
+        l->weight = p->weight;
+        l->price = p->ref_price;
+    }
+    qsort(legs, n_legs, sizeof *legs, cmp_leg_symbol);
+
+    /* Work positions start as the held ones, valued at this target's prices. */
+    size_t n_work = 0;
+    for (size_t i = 0; i < n_legs; i++) {
+        if (legs[i].held > 0) {
+            work[n_work] = (risk_pos_t){.qty = legs[i].held, .price = legs[i].price};
+            memcpy(work[n_work].symbol, legs[i].symbol, sizeof work[n_work].symbol);
+            n_work++;
+        }
+        qt_fixed_t notional;
+        if (!qt_fixed_mul_ratio(cfg->capital, legs[i].weight, &notional) ||
+            !qt_fixed_div(notional, legs[i].price, &legs[i].target_qty)) {
+            st = RISK_INVALID;   /* beyond fixed-point range */
+            goto fail;
+        }
+        legs[i].target_qty = floor_step(legs[i].target_qty, cfg->qty_step);
+    }
+
+    size_t n_dec = 0, n_buys = 0;
+    /* Sells, in symbol order. */
+    for (size_t i = 0; i < n_legs; i++) {
+        leg_t *l = &legs[i];
+        if (l->held <= 0) {
+            if (l->target_qty > 0)
+                buys[n_buys++] = l;
+            continue;
+        }
+        qt_fixed_t qty;
+        const char *why;
+        if (flatten) {
+            qty = l->held;
+            why = "flatten_all";
+        } else if (l->target_qty == 0) {
+            qty = l->held;
+            why = "close";
+        } else if (l->target_qty < l->held) {
+            qty = floor_step(l->held - l->target_qty, cfg->qty_step);
+            why = "rebalance";
+        } else {
+            if (l->target_qty > l->held)
+                buys[n_buys++] = l;
+            continue;
+        }
+        if (qty <= 0)
+            continue;
+        qt_fixed_t notional;
+        if (!qt_fixed_mul(qty, l->price, &notional)) {
+            st = RISK_INVALID;   /* beyond fixed-point range */
+            goto fail;
+        }
+        bool full = qty == l->held;
+        if (!full && notional < cfg->min_trade_notional) {
+            out->skipped_min_notional++;
+            continue;
+        }
+        risk_decision_t *d = &dec[n_dec++];
+        decision_init(d, l, target->bar_time_ms, QT__V1__SIDE__SIDE_SELL, qty, tier);
+        d->intent_reason = why;
+        if (flatten)
+            add_reason(d, RISK_CODE_KILL_SWITCH, "kill switch FLATTEN_ALL closes every position",
+                       notional, 0);
+        d->approved = true;
+        d->approved_qty = qty;
+        d->reduce_only = true;
+        work_set(work, &n_work, l->symbol, l->held - qty, l->price);
+    }
+
+    /* Buys, by descending weight then symbol. */
+    qsort(buys, n_buys, sizeof *buys, cmp_buy_order);
+    for (size_t i = 0; i < n_buys; i++) {
+        leg_t *l = buys[i];
+        qt_fixed_t requested = floor_step(l->target_qty - l->held, cfg->qty_step);
+        qt_fixed_t notional;
+        if (requested <= 0)
+            continue;
+        if (!qt_fixed_mul(requested, l->price, &notional)) {
+            st = RISK_INVALID;   /* beyond fixed-point range */
+            goto fail;
+        }
+        if (notional < cfg->min_trade_notional) {
+            out->skipped_min_notional++;
+            continue;
+        }
+        if (!do_buy(cfg, l, target->bar_time_ms, tier, requested, work, &n_work,
+                    &dec[n_dec])) {
+            st = RISK_INVALID;   /* beyond fixed-point range */
+            goto fail;
+        }
+        n_dec++;
+    }
+
+    /* Commit (work positions already carry each leg's latest reference price). */
+    free(self->pos);
+    self->pos = work;
+    self->n_pos = n_work;
+    self->cap_pos = max_legs;
+    self->last_target_ms = target->bar_time_ms;
+    out->decisions = dec;
+    out->n_decisions = n_dec;
+    if (n_dec == 0) {
+        free(dec);
+        out->decisions = NULL;
+    }
+    free(legs);
+    free(buys);
+    return RISK_OK;
+fail:
+    free(legs);
+    free(buys);
+    free(work);
+    free(dec);
+    out->skipped_min_notional = 0;
+    return st;
+}
+
+/* ---- snapshot ------------------------------------------------------------------ */
+
+void risk_save(const risk_t *self, qt_buf_t *out)
+{
+    qt_buf_put_u32(out, SNAPSHOT_VERSION);
+    qt_buf_put_i64(out, self->last_target_ms);
+    qt_buf_put_i64(out, self->last_wm_ms);
+    qt_buf_put_u32(out, (uint32_t)self->n_pos);
+    for (size_t i = 0; i < self->n_pos; i++) {
+        qt_buf_put_str(out, self->pos[i].symbol);
+        qt_buf_put_i64(out, self->pos[i].qty);
+        qt_buf_put_i64(out, self->pos[i].price);
+    }
+}
+
+bool risk_load(risk_t *self, qt_reader_t *r)
+{
+    if (qt_read_u32(r) != SNAPSHOT_VERSION)
+        return false;
+    int64_t last_target = qt_read_i64(r);
+    int64_t last_wm = qt_read_i64(r);
+    uint32_t n = qt_read_u32(r);
+    if (r->err || n > RISK_MAX_SYMBOLS)
+        return false;
+    risk_pos_t *p = calloc(n ? n : 1, sizeof *p);
+    if (!p)
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        qt_read_str(r, p[i].symbol, sizeof p[i].symbol);
+        p[i].qty = qt_read_i64(r);
+        p[i].price = qt_read_i64(r);
+        if (r->err || !symbol_ok(p[i].symbol) || p[i].qty <= 0 || p[i].price <= 0 ||
+            (i > 0 && strcmp(p[i - 1].symbol, p[i].symbol) >= 0)) {
+            free(p);
+            return false;
+        }
+    }
+    if (!qt_reader_done(r)) {
+        free(p);
+        return false;
+    }
+    free(self->pos);
+    self->pos = p;
+    self->n_pos = n;
+    self->cap_pos = n;
+    self->last_target_ms = last_target;
+    self->last_wm_ms = last_wm;
+    return true;
+}
