@@ -16,6 +16,8 @@
 #define QT_SCHEMA_VERSION 1u
 #define QT_MAX_FRAME (256u * 1024u)  /* largest accepted encoded envelope, bytes */
 #define QT_MAX_SYMBOL 32u            /* longest accepted symbol */
+#define QT_MAX_FEATURES 256u         /* most features in one FeatureVector */
+#define QT_MAX_TARGETS 256u          /* most positions in one TargetPortfolio */
 
 typedef Qt__V1__Envelope qt_env_t;
 
@@ -39,8 +41,18 @@ qt_decode_status_t qt_env_decode(const uint8_t *buf, size_t len, qt_env_t **out,
                                  size_t whylen);
 void qt_env_free(qt_env_t *env);
 
-/* Semantic validation of an envelope built in memory (also used by decode). */
+/* Semantic validation of an envelope built in memory (also used by decode).
+ * Checks, besides the per-body rules: schema version, every string valid UTF-8 (proto3)
+ * and no unknown field numbered 0 (a decoded frame failing either is QT_DECODE_MALFORMED), source <= 128 bytes, trace_id
+ * 0 or 16 bytes, span_id 0 or 8 bytes. KillSwitch tier KS_UNKNOWN is accepted (read as
+ * NO_NEW by consumers); values outside the enum are not. */
 bool qt_env_validate(const qt_env_t *env, char *why, size_t whylen);
+
+/* A process-lifetime copy of s (<= 128 bytes; NULL if longer or the table of 1024 is
+ * full); the same pointer for equal strings. Publishers stamp env->source with an interned
+ * string, and qt_env_free never frees an interned source, so stamping an envelope that
+ * came from qt_env_decode is safe. */
+const char *qt_env_intern(const char *s);
 
 /* Encoded bytes, malloc'd; *len set. NULL on allocation failure. */
 uint8_t *qt_env_encode(const qt_env_t *env, size_t *len);

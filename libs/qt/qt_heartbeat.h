@@ -10,6 +10,13 @@
 
 typedef struct qt_hb_table_t qt_hb_table_t;
 
+#define QT_HB_TABLE_MAX 64     /* services a table can watch */
+#define QT_HB_NAME_MAX 64      /* longest service name (bytes, without NUL) */
+/* Semantics details: watching a service again updates its SLA and required flag
+ * (keeps last_seen); a heartbeat older than the last one recorded does not move
+ * last_seen back; a heartbeat clears the entry's stale flag immediately; staleness
+ * is strict: stale when now - last_seen > sla. */
+
 typedef struct {
     const char *service;
     int64_t last_seen_ms;      /* -1 never */

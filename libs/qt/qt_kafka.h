@@ -43,6 +43,14 @@ int qt_kproducer_send_env(qt_kproducer_t *self, const char *topic, const char *k
 int qt_kproducer_flush(qt_kproducer_t *self, int timeout_ms);
 /* Serve delivery callbacks without blocking. */
 void qt_kproducer_poll(qt_kproducer_t *self);
+/* Total delivery failures since creation (monotone). A caller that sees it grow
+ * knows output was lost (not merely slow) and must replay from its last checkpoint. */
+uint64_t qt_kproducer_delivery_failures(const qt_kproducer_t *self);
+/* Messages queued or in flight (not yet delivered or failed). */
+int qt_kproducer_outq_len(qt_kproducer_t *self);
+/* Drop everything queued or in flight (counted as delivery failures); for shutdown
+ * after a flush already failed, so destroy does not wait 10 s for a dead broker. */
+void qt_kproducer_purge(qt_kproducer_t *self);
 
 typedef struct {
     const char *topic;

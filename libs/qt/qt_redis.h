@@ -41,12 +41,23 @@ int qt_redis_lastgood_get(qt_redis_t *self, const char *kind, const char *name, 
  * key is absent (never initialised: fail closed) or any field is invalid.
  * Services call this at most every few hundred ms (cache in the caller). */
 qt_ks_tier_t qt_redis_killswitch_read(qt_redis_t *self, Qt__V1__KillSwitch *out);
+/* *out from qt_redis_killswitch_read owns malloc'd set_by/reason strings (always set,
+ * also on a fail-closed read: then tier KS_NO_NEW, version 0, set_by "fail-closed" and
+ * reason saying why). Release them with qt_ks_clear (resets *out to the INIT value). */
+void qt_ks_clear(Qt__V1__KillSwitch *ks);
 /* Write a new state, version = old version + 1 (atomic, Lua). 0 ok / -1 error.
  * set_by/reason must be non-empty; the strings in *out-style fields are copied. */
 int qt_redis_killswitch_write(qt_redis_t *self, qt_ks_tier_t tier, const char *set_by,
                               const char *reason, int64_t now_ms, uint64_t *new_version);
 const char *qt_ks_tier_name(qt_ks_tier_t tier);             /* "NORMAL", ... "UNKNOWN" */
 int qt_ks_tier_parse(const char *s, qt_ks_tier_t *out);     /* case-insensitive; -1 bad */
+
+/* Counters mirrored in the metrics (also kept when metrics == NULL): successful
+ * reconnects after a broken connection, and commands that failed with Redis unreachable. */
+uint64_t qt_redis_reconnects(const qt_redis_t *self);
+uint64_t qt_redis_errors(const qt_redis_t *self);
+/* Note: qt_redis_new sets SIGPIPE to SIG_IGN if it is SIG_DFL (a write to a socket the
+ * server closed must be an I/O error, not the death of the process). */
 
 int qt_redis_selftest(bool verbose);
 #endif

@@ -47,12 +47,26 @@ typedef struct {
     struct qt_service_priv *priv;
 } qt_service_t;
 
-/* Exits the process (status 2) with a message on bad arguments or config. */
+/* Exits the process (status 2) with a message on bad arguments or config (also: mode
+ * other than "paper"; "live" is refused), status 1 when the admin port or the PUB
+ * endpoint cannot be bound, status 0 on SIGTERM while still waiting for Kafka (the
+ * topics under topics: are created at start, "control" compacted; it retries until
+ * Kafka answers). argi may be NULL: then unknown arguments are an error (exit 2).
+ * Optional keys besides the ones above: services.<name>.admin_bind (default
+ * 127.0.0.1). The Redis heartbeat value "qt:hb:<name>" is the encoded Heartbeat
+ * Envelope (qt_env_decode), with PX = 3 * heartbeat.interval_ms. */
 qt_service_t *qt_service_new(const char *name, int argc, char **argv, int *argi);
 void qt_service_destroy(qt_service_t **self_p);   /* flushes Kafka, closes everything */
 
 /* False once SIGTERM/SIGINT arrived. */
 bool qt_service_running(const qt_service_t *self);
+/* Ask the loop to end as if SIGTERM had arrived (this service object only): after
+ * this, qt_service_running is false. For tests and cores that decide to stop. */
+void qt_service_stop(qt_service_t *self);
+/* /readyz: set ready (no-op with --no-admin). The service starts not ready;
+ * qt_stage_run sets it once the checkpoint is loaded and the consumer assigned;
+ * other daemons call it when they can serve. */
+void qt_service_set_ready(qt_service_t *self, bool ready);
 /* Call every loop iteration: sends the heartbeat when due, refreshes health. */
 void qt_service_tick(qt_service_t *self);
 /* Record that one input with this event time was processed (metrics + heartbeat). */

@@ -20,7 +20,6 @@ static qt_stage_result_t on_event(void *vctx, qt_service_t *svc, const qt_env_t 
         const Qt__V1__Bar *bar = env->bar;
         features_vec_t v;
         features_rc_t rc = features_on_bar(ctx->core, bar, &v);
-        qt_service_note_processed(svc, bar->open_time_ms);
         switch (rc) {
         case FEATURES_DUPLICATE:
             qt_counter_inc(ctx->duplicates);
@@ -59,7 +58,6 @@ static qt_stage_result_t on_event(void *vctx, qt_service_t *svc, const qt_env_t 
     }
     if (env->body_case == QT__V1__ENVELOPE__BODY_WATERMARK) {
         Qt__V1__Watermark wm;
-        qt_service_note_processed(svc, env->watermark->event_time_ms);
         if (!features_on_watermark(ctx->core, env->watermark, &wm)) {
             qt_counter_inc(ctx->stale_wm);
             return QT_STAGE_CONTINUE;

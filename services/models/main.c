@@ -20,7 +20,6 @@ static qt_stage_result_t on_event(void *vctx, qt_service_t *svc, const qt_env_t 
     if (env->body_case == QT__V1__ENVELOPE__BODY_FEATURES) {
         const Qt__V1__FeatureVector *fv = env->features;
         Qt__V1__Signal sig;
-        qt_service_note_processed(svc, fv->bar_time_ms);
         if (models_ma_v1(&ctx->cfg, fv, &sig) != MODELS_OK) {
             qt_counter_inc(ctx->invalid);
             qt_log_once(QT_LOG_WARN, "models_invalid", "invalid_features_dropped", "symbol",
@@ -43,7 +42,6 @@ static qt_stage_result_t on_event(void *vctx, qt_service_t *svc, const qt_env_t 
     }
     if (env->body_case == QT__V1__ENVELOPE__BODY_WATERMARK) {
         Qt__V1__Watermark wm = *env->watermark;
-        qt_service_note_processed(svc, wm.event_time_ms);
         qt_env_t out;
         qt_env_init(&out, env->event_time_ns);
         out.body_case = QT__V1__ENVELOPE__BODY_WATERMARK;
