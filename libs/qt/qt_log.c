@@ -261,10 +261,14 @@ void qt_logf(qt_log_level_t level, const char *event, const char *fmt, ...)
 {
     if (!level_enabled(level))
         return;
+    if (!fmt) {
+        emit(level, event, NULL, "");
+        return;
+    }
     char small[512];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt ? fmt : "", ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
     if (n < 0) {
         emit(level, event, NULL, "(format error)");
