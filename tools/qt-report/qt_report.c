@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qt_bus.h"
 #include "qt_config.h"
 #include "qt_envelope.h"
 #include "qt_kafka.h"
