@@ -13,6 +13,8 @@
 # SAN=1 builds everything with ASan+UBSan into build/san/.
 
 SHELL := /bin/bash
+# Build in parallel by default (2 cores here); tests themselves run one at a time.
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 CC ?= cc
 ifeq ($(CC),cc)
 CC := gcc
