@@ -31,6 +31,16 @@ OPT := -O2
 endif
 BIN := $(BUILD)/bin
 
+# On a fresh machine the first make installs what is missing (scripts/bootstrap), before
+# anything below asks pkg-config for flags. `--check` is a fast no-op (no network) when
+# everything is present. QT_NO_BOOTSTRAP=1 skips it (e.g. inside the Docker build).
+ifeq ($(filter clean format deps,$(MAKECMDGOALS))$(QT_NO_BOOTSTRAP),)
+BOOTSTRAP_RC := $(shell scripts/bootstrap --check >/dev/null 2>&1 || scripts/bootstrap 1>&2; echo $$?)
+ifneq ($(BOOTSTRAP_RC),0)
+$(error scripts/bootstrap failed (exit $(BOOTSTRAP_RC)): see its message above)
+endif
+endif
+
 PKGS := libzmq libprotobuf-c rdkafka hiredis jansson libmicrohttpd yaml-0.1 libcrypto libcurl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -73,15 +83,13 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRC))
 
 LIBS_A := $(BUILD)/libservices.a $(BUILD)/libquant.a $(BUILD)/libqt.a
 
-.PHONY: all test test-unit test-integration demo bench lint format clean fuzz deps check-deps \
+.PHONY: all test test-unit test-integration demo bench lint format clean fuzz deps \
         build-tests proto
 .DEFAULT_GOAL := all
+# Keep intermediate objects (services/*/main.o) so rebuilds stay incremental.
+.SECONDARY:
 
-all: check-deps $(SERVICE_BINS) $(TOOL_BINS)
-
-# Bootstrap only when something is missing (fast no-op otherwise).
-check-deps:
-	@scripts/bootstrap --check >/dev/null 2>&1 || scripts/bootstrap
+all: $(SERVICE_BINS) $(TOOL_BINS)
 
 deps:
 	scripts/bootstrap
