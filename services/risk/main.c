@@ -17,14 +17,16 @@
 
 static const char *const CODES[] = {RISK_CODE_KILL_SWITCH, RISK_CODE_MAX_POSITION_NOTIONAL,
                                     RISK_CODE_MAX_GROSS_EXPOSURE, RISK_CODE_MAX_OPEN_POSITIONS,
-                                    RISK_CODE_MIN_TRADE_NOTIONAL};
+                                    RISK_CODE_MIN_TRADE_NOTIONAL, RISK_CODE_INSUFFICIENT_CASH,
+                                    RISK_CODE_EQUITY_DEPLETED};
 #define N_CODES (sizeof CODES / sizeof CODES[0])
 
 typedef struct {
     risk_t *core;
-    qt_counter_t *approved, *rejected, *dup_target, *dup_wm, *invalid, *skipped_min, *ignored;
+    qt_counter_t *approved, *rejected, *dup_target, *dup_wm, *invalid, *skipped_min, *skipped_band,
+        *ignored;
     qt_counter_t *rejects[N_CODES], *clipped[N_CODES];
-    qt_gauge_t *gross, *open;
+    qt_gauge_t *gross, *open, *cash, *equity;
     uint64_t intents_in_batch;
 } app_t;
 
@@ -118,6 +120,10 @@ static void update_gauges(app_t *app)
     if (risk_gross_exposure(app->core, &gross))
         qt_gauge_set(app->gross, qt_fixed_to_double(gross));
     qt_gauge_set(app->open, (double)risk_open_positions(app->core));
+    qt_gauge_set(app->cash, qt_fixed_to_double(risk_cash(app->core)));
+    qt_fixed_t equity;
+    if (risk_equity(app->core, &equity))
+        qt_gauge_set(app->equity, qt_fixed_to_double(equity));
 }
 
 static qt_stage_result_t on_target(app_t *app, qt_service_t *svc,
@@ -180,6 +186,7 @@ static qt_stage_result_t on_target(app_t *app, qt_service_t *svc,
         break;
     }
     qt_counter_add(app->skipped_min, res.skipped_min_notional);
+    qt_counter_add(app->skipped_band, res.skipped_band);
     for (size_t i = 0; i < res.n_decisions; i++) {
         const risk_decision_t *d = &res.decisions[i];
         if (publish_decision(svc, d, event_ns) != 0 ||
@@ -316,6 +323,10 @@ static bool load_config(const char *path, risk_config_t *cfg)
     }
     (void)qt_config_int(yml, "version", true, 1, 1, 1);
     cfg->capital = qt_config_money(yml, "capital", false, cfg->capital);
+    cfg->cost_buffer_bps =
+        qt_config_int(yml, "cost_buffer_bps", false, cfg->cost_buffer_bps, 0, 1000);
+    cfg->rebalance_band =
+        qt_config_double(yml, "sizing.rebalance_band", false, cfg->rebalance_band, 0.0, 1.0);
     cfg->qty_step = qt_config_money(yml, "sizing.qty_step", false, cfg->qty_step);
     cfg->min_trade_notional =
         qt_config_money(yml, "sizing.min_trade_notional", false, cfg->min_trade_notional);
@@ -385,18 +396,27 @@ int main(int argc, char **argv)
     app.skipped_min = qt_metrics_counter(m, "qt_risk_skipped_total",
                                          "Deltas below min_trade_notional (no order)",
                                          "reason=\"min_trade_notional\"");
+    app.skipped_band = qt_metrics_counter(m, "qt_risk_skipped_total",
+                                          "Deltas inside the rebalance band (no order)",
+                                          "reason=\"rebalance_band\"");
     app.ignored = qt_metrics_counter(m, "qt_risk_ignored_total",
                                      "Events of other types on the input topic", NULL);
     app.gross = qt_metrics_gauge(m, "qt_risk_gross_exposure", "Gross exposure (quote)", NULL);
     app.open = qt_metrics_gauge(m, "qt_risk_open_positions", "Open positions", NULL);
+    app.cash = qt_metrics_gauge(m, "qt_risk_cash_est", "Estimated cash (quote)", NULL);
+    app.equity = qt_metrics_gauge(m, "qt_risk_equity_est", "Estimated equity (quote)", NULL);
 
-    char cap[QT_FIXED_STRLEN], mpn[QT_FIXED_STRLEN], mge[QT_FIXED_STRLEN], mop[16];
+    char cap[QT_FIXED_STRLEN], mpn[QT_FIXED_STRLEN], mge[QT_FIXED_STRLEN], mop[16], bps[24],
+        band[32];
     qt_fixed_format(cfg.capital, cap, sizeof cap);
     qt_fixed_format(cfg.max_position_notional, mpn, sizeof mpn);
     qt_fixed_format(cfg.max_gross_exposure, mge, sizeof mge);
     snprintf(mop, sizeof mop, "%" PRIu32, cfg.max_open_positions);
-    qt_log_kv(QT_LOG_INFO, "config", "capital", cap, "max_position_notional", mpn,
-              "max_gross_exposure", mge, "max_open_positions", mop, NULL);
+    snprintf(bps, sizeof bps, "%" PRId64, cfg.cost_buffer_bps);
+    snprintf(band, sizeof band, "%g", cfg.rebalance_band);
+    qt_log_kv(QT_LOG_INFO, "config", "initial_capital", cap, "cost_buffer_bps", bps,
+              "rebalance_band", band, "max_position_notional", mpn, "max_gross_exposure", mge,
+              "max_open_positions", mop, NULL);
 
     const qt_stage_ops_t ops = {.on_event = on_event, .save = on_save, .load = on_load,
                                 .idle = NULL};

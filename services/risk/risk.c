@@ -3,7 +3,8 @@
  * Why the work copy: a target is applied to a copy of the positions and swapped in
  * only when every leg was computed without error, so a failure (overflow, OOM) never
  * leaves half-applied state behind; the caller drops the target and nothing is
- * published. */
+ * published. The same holds for the cash estimate (a local copy, committed with the
+ * positions). */
 #include "risk.h"
 
 #include <inttypes.h>
@@ -12,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SNAPSHOT_VERSION 1u
+#define SNAPSHOT_VERSION 2u   /* 1: no cash_est (refused) */
 
 typedef struct {
     char symbol[RISK_SYMBOL_MAX + 1];
@@ -24,6 +25,7 @@ struct risk_t {
     risk_config_t cfg;
     int64_t last_target_ms;
     int64_t last_wm_ms;
+    qt_fixed_t cash;    /* cash_est, >= 0 */
     risk_pos_t *pos;    /* sorted by symbol */
     size_t n_pos, cap_pos;
 };
@@ -31,6 +33,8 @@ struct risk_t {
 void risk_config_defaults(risk_config_t *cfg)
 {
     cfg->capital = 100000LL * QT_FIXED_SCALE;
+    cfg->cost_buffer_bps = 15;
+    cfg->rebalance_band = 0.25;
     cfg->min_trade_notional = 50LL * QT_FIXED_SCALE;
     cfg->qty_step = 1000;   /* 0.00001 */
     cfg->max_position_notional = 30000LL * QT_FIXED_SCALE;
@@ -43,6 +47,11 @@ const char *risk_config_check(const risk_config_t *cfg)
 {
     if (cfg->capital <= 0)
         return "capital must be > 0";
+    if (cfg->cost_buffer_bps < 0 || cfg->cost_buffer_bps > 1000)
+        return "cost_buffer_bps must be in [0, 1000]";
+    if (!isfinite(cfg->rebalance_band) || cfg->rebalance_band < 0.0 ||
+        cfg->rebalance_band > 1.0)
+        return "rebalance_band must be in [0, 1]";
     if (cfg->min_trade_notional < 0)
         return "min_trade_notional must be >= 0";
     if (cfg->qty_step <= 0)
@@ -99,6 +108,7 @@ risk_t *risk_new(const risk_config_t *cfg)
     self->cfg = *cfg;
     self->last_target_ms = INT64_MIN;
     self->last_wm_ms = INT64_MIN;
+    self->cash = cfg->capital;
     return self;
 }
 
@@ -169,6 +179,14 @@ bool risk_gross_exposure(const risk_t *self, qt_fixed_t *out)
     return gross_of(self->pos, self->n_pos, out);
 }
 
+qt_fixed_t risk_cash(const risk_t *self) { return self->cash; }
+
+bool risk_equity(const risk_t *self, qt_fixed_t *out)
+{
+    qt_fixed_t g;
+    return gross_of(self->pos, self->n_pos, &g) && qt_fixed_add(self->cash, g, out);
+}
+
 bool risk_on_watermark(risk_t *self, int64_t t)
 {
     if (t <= self->last_wm_ms)
@@ -190,6 +208,55 @@ typedef struct {
 static qt_fixed_t floor_step(qt_fixed_t q, qt_fixed_t step)
 {
     return q <= 0 ? 0 : q - q % step;
+}
+
+/* Cash an approved buy of qty at price takes (notional + cost estimate), or a sell
+ * gives (notional - cost estimate). false on overflow. */
+static bool trade_cash(qt_fixed_t qty, qt_fixed_t price, int64_t bps, bool buy, qt_fixed_t *out)
+{
+    qt_fixed_t notional, cost;
+    if (!qt_fixed_mul(qty, price, &notional) || !qt_fixed_mul_bps(notional, bps, &cost))
+        return false;
+    return buy ? qt_fixed_add(notional, cost, out) : qt_fixed_sub(notional, cost, out);
+}
+
+/* Floor estimate of the qty whose exact buy cash qty * price / 1e8 * (1 + bps / 1e4)
+ * is <= cash, rounded down to step and capped at cap. */
+static qt_fixed_t cash_qty_floor(qt_fixed_t cash, qt_fixed_t price, int64_t bps,
+                                 qt_fixed_t step, qt_fixed_t cap)
+{
+    if (cash <= 0)
+        return 0;
+    __int128 q = ((__int128)cash * QT_FIXED_SCALE * 10000) / ((__int128)price * (10000 + bps));
+    qt_fixed_t qty = q > (__int128)cap ? cap : (qt_fixed_t)q;
+    return floor_step(qty, step);
+}
+
+/* Largest multiple of step (<= cap) whose buy cash with the rounding of trade_cash
+ * (notional and cost each rounded half to even: at most 1.05 ulp above the exact
+ * value for bps <= 1000) is <= cash. The exact floor is tried first; if rounding
+ * pushes it over, the floor for cash - 2 ulp fits by construction (then the result
+ * may be one step short of the maximum, never over). false on overflow. */
+static bool max_qty_for_cash(qt_fixed_t cash, qt_fixed_t price, int64_t bps, qt_fixed_t step,
+                             qt_fixed_t cap, qt_fixed_t *out)
+{
+    *out = 0;
+    if (cash <= 0 || price <= 0 || cap <= 0)
+        return true;
+    qt_fixed_t need, qty = cash_qty_floor(cash, price, bps, step, cap);
+    if (qty > 0) {
+        if (!trade_cash(qty, price, bps, true, &need))
+            return false;
+        if (need > cash) {
+            qty = cash_qty_floor(cash - 2, price, bps, step, cap);
+            if (qty > 0 && !trade_cash(qty, price, bps, true, &need))
+                return false;
+            if (qty > 0 && need > cash)
+                qty = 0;   /* unreachable by the bound above; fail safe */
+        }
+    }
+    *out = qty;
+    return true;
 }
 
 /* Largest qty with qty * price / 1e8 <= room exactly (floor, not rounding). */
@@ -308,7 +375,7 @@ static risk_status_t validate_target(const risk_target_t *t)
 /* Processes one buy leg against the work positions; fills *d. false on overflow. */
 static bool do_buy(const risk_config_t *cfg, const leg_t *leg, int64_t bar_time_ms,
                    Qt__V1__KillSwitchTier tier, qt_fixed_t requested, risk_pos_t *work,
-                   size_t *n_work, risk_decision_t *d)
+                   size_t *n_work, qt_fixed_t *cash, risk_decision_t *d)
 {
     decision_init(d, leg, bar_time_ms, QT__V1__SIDE__SIDE_BUY, requested, tier);
     qt_fixed_t req_notional;
@@ -371,6 +438,21 @@ static bool do_buy(const risk_config_t *cfg, const leg_t *leg, int64_t bar_time_
                    gross_after, cfg->max_gross_exposure);
         qty = fit < qty ? fit : qty;
     }
+    /* Cash: the buy plus its cost estimate must be paid from cash_est (no leverage). */
+    qt_fixed_t need;
+    if (!trade_cash(qty, leg->price, cfg->cost_buffer_bps, true, &need))
+        return false;
+    if (qty > 0 && need > *cash) {
+        qt_fixed_t fit;
+        if (!max_qty_for_cash(*cash, leg->price, cfg->cost_buffer_bps, cfg->qty_step, qty,
+                              &fit))
+            return false;
+        add_reason(d, RISK_CODE_INSUFFICIENT_CASH,
+                   fit > 0 ? "buy clipped to the estimated cash (cost included)"
+                           : "no estimated cash left for this buy",
+                   need, *cash);
+        qty = fit < qty ? fit : qty;
+    }
     qt_fixed_t notional;
     if (!qt_fixed_mul(qty, leg->price, &notional))
         return false;
@@ -381,11 +463,29 @@ static bool do_buy(const risk_config_t *cfg, const leg_t *leg, int64_t bar_time_
                    notional, cfg->min_trade_notional);
         return true;
     }
-    if (!qt_fixed_add(leg->held, qty, &total))
+    if (!qt_fixed_add(leg->held, qty, &total) ||
+        !trade_cash(qty, leg->price, cfg->cost_buffer_bps, true, &need) ||
+        !qt_fixed_sub(*cash, need, cash))
         return false;
     d->approved = true;
     d->approved_qty = qty;
     work_set(work, n_work, leg->symbol, total, leg->price);
+    return true;
+}
+
+/* Rebalance band for a held symbol with target_qty > 0: *inside when the delta
+ * notional is <= rebalance_band * target notional (not traded). false on overflow. */
+static bool in_band(const risk_config_t *cfg, const leg_t *l, qt_fixed_t delta_notional,
+                    bool *inside)
+{
+    *inside = false;
+    if (l->held <= 0 || l->target_qty <= 0)
+        return true;
+    qt_fixed_t target_notional, band;
+    if (!qt_fixed_mul(l->target_qty, l->price, &target_notional) ||
+        !qt_fixed_mul_ratio(target_notional, cfg->rebalance_band, &band))
+        return false;
+    *inside = delta_notional <= band;
     return true;
 }
 
@@ -437,16 +537,32 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
     }
     qsort(legs, n_legs, sizeof *legs, cmp_leg_symbol);
 
-    /* Work positions start as the held ones, valued at this target's prices. */
+    /* Work positions start as the held ones, valued at this target's prices (the last
+     * known price for a symbol the target does not list); so does the equity. */
     size_t n_work = 0;
+    qt_fixed_t cash = self->cash, equity = self->cash;
     for (size_t i = 0; i < n_legs; i++) {
         if (legs[i].held > 0) {
             work[n_work] = (risk_pos_t){.qty = legs[i].held, .price = legs[i].price};
             memcpy(work[n_work].symbol, legs[i].symbol, sizeof work[n_work].symbol);
             n_work++;
+            qt_fixed_t value;
+            if (!qt_fixed_mul(legs[i].held, legs[i].price, &value) ||
+                !qt_fixed_add(equity, value, &equity)) {
+                st = RISK_INVALID;   /* beyond fixed-point range */
+                goto fail;
+            }
+        }
+    }
+    const bool depleted = equity <= 0;
+    for (size_t i = 0; i < n_legs; i++) {
+        if (depleted) {
+            /* Nothing to size on: keep what is held (unless dropped), buy nothing. */
+            legs[i].target_qty = legs[i].weight > 0.0 ? legs[i].held : 0;
+            continue;
         }
         qt_fixed_t notional;
-        if (!qt_fixed_mul_ratio(cfg->capital, legs[i].weight, &notional) ||
+        if (!qt_fixed_mul_ratio(equity, legs[i].weight, &notional) ||
             !qt_fixed_div(notional, legs[i].price, &legs[i].target_qty)) {
             st = RISK_INVALID;   /* beyond fixed-point range */
             goto fail;
@@ -459,7 +575,7 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
     for (size_t i = 0; i < n_legs; i++) {
         leg_t *l = &legs[i];
         if (l->held <= 0) {
-            if (l->target_qty > 0)
+            if (l->target_qty > 0 || (depleted && l->weight > 0.0))
                 buys[n_buys++] = l;
             continue;
         }
@@ -487,6 +603,17 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
             goto fail;
         }
         bool full = qty == l->held;
+        if (!full && !flatten) {
+            bool inside;
+            if (!in_band(cfg, l, notional, &inside)) {
+                st = RISK_INVALID;
+                goto fail;
+            }
+            if (inside) {
+                out->skipped_band++;
+                continue;
+            }
+        }
         if (!full && notional < cfg->min_trade_notional) {
             out->skipped_min_notional++;
             continue;
@@ -500,6 +627,12 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
         d->approved = true;
         d->approved_qty = qty;
         d->reduce_only = true;
+        qt_fixed_t proceeds;
+        if (!trade_cash(qty, l->price, cfg->cost_buffer_bps, false, &proceeds) ||
+            !qt_fixed_add(cash, proceeds, &cash)) {
+            st = RISK_INVALID;   /* beyond fixed-point range */
+            goto fail;
+        }
         work_set(work, &n_work, l->symbol, l->held - qty, l->price);
     }
 
@@ -507,6 +640,13 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
     qsort(buys, n_buys, sizeof *buys, cmp_buy_order);
     for (size_t i = 0; i < n_buys; i++) {
         leg_t *l = buys[i];
+        if (depleted) {
+            risk_decision_t *d = &dec[n_dec++];
+            decision_init(d, l, target->bar_time_ms, QT__V1__SIDE__SIDE_BUY, 0, tier);
+            add_reason(d, RISK_CODE_EQUITY_DEPLETED,
+                       "estimated equity <= 0: nothing to size a buy on", equity, 0);
+            continue;
+        }
         qt_fixed_t requested = floor_step(l->target_qty - l->held, cfg->qty_step);
         qt_fixed_t notional;
         if (requested <= 0)
@@ -515,11 +655,22 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
             st = RISK_INVALID;   /* beyond fixed-point range */
             goto fail;
         }
+        if (l->held > 0) {
+            bool inside;
+            if (!in_band(cfg, l, notional, &inside)) {
+                st = RISK_INVALID;
+                goto fail;
+            }
+            if (inside) {
+                out->skipped_band++;
+                continue;
+            }
+        }
         if (notional < cfg->min_trade_notional) {
             out->skipped_min_notional++;
             continue;
         }
-        if (!do_buy(cfg, l, target->bar_time_ms, tier, requested, work, &n_work,
+        if (!do_buy(cfg, l, target->bar_time_ms, tier, requested, work, &n_work, &cash,
                     &dec[n_dec])) {
             st = RISK_INVALID;   /* beyond fixed-point range */
             goto fail;
@@ -532,6 +683,7 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
     self->pos = work;
     self->n_pos = n_work;
     self->cap_pos = max_legs;
+    self->cash = cash;
     self->last_target_ms = target->bar_time_ms;
     out->decisions = dec;
     out->n_decisions = n_dec;
@@ -548,6 +700,7 @@ fail:
     free(work);
     free(dec);
     out->skipped_min_notional = 0;
+    out->skipped_band = 0;
     return st;
 }
 
@@ -558,6 +711,7 @@ void risk_save(const risk_t *self, qt_buf_t *out)
     qt_buf_put_u32(out, SNAPSHOT_VERSION);
     qt_buf_put_i64(out, self->last_target_ms);
     qt_buf_put_i64(out, self->last_wm_ms);
+    qt_buf_put_i64(out, self->cash);
     qt_buf_put_u32(out, (uint32_t)self->n_pos);
     for (size_t i = 0; i < self->n_pos; i++) {
         qt_buf_put_str(out, self->pos[i].symbol);
@@ -572,8 +726,9 @@ bool risk_load(risk_t *self, qt_reader_t *r)
         return false;
     int64_t last_target = qt_read_i64(r);
     int64_t last_wm = qt_read_i64(r);
+    qt_fixed_t cash = qt_read_i64(r);
     uint32_t n = qt_read_u32(r);
-    if (r->err || n > RISK_MAX_SYMBOLS)
+    if (r->err || cash < 0 || n > RISK_MAX_SYMBOLS)
         return false;
     risk_pos_t *p = calloc(n ? n : 1, sizeof *p);
     if (!p)
@@ -596,6 +751,7 @@ bool risk_load(risk_t *self, qt_reader_t *r)
     self->pos = p;
     self->n_pos = n;
     self->cap_pos = n;
+    self->cash = cash;
     self->last_target_ms = last_target;
     self->last_wm_ms = last_wm;
     return true;

@@ -8,21 +8,37 @@
  * are the target weights and the throttle factor, applied once with
  * qt_fixed_mul_ratio.
  *
- * Positions. The core tracks the position it believes is held per symbol: the sum of
- * the intents it approved. The foundation paper broker fills every approved intent in
- * full at once, so this is exact in paper mode; qt-recon compares it with the broker.
- * Each position remembers the last reference price seen for it (from the target or
- * the intent), used to value and close positions the target no longer lists.
+ * Positions and cash. The core tracks the position it believes is held per symbol: the
+ * sum of the intents it approved. The foundation paper broker fills every approved
+ * intent in full at the next bar's open, so this is exact in paper mode; qt-recon
+ * compares it with the broker. Each position remembers the last reference price seen
+ * for it (from the target or the intent), used to value and close positions the
+ * target no longer lists. The core also keeps an estimated cash balance (cash_est,
+ * starts at the initial capital): an approved buy takes qty * ref_price plus an
+ * estimated cost of cost_buffer_bps of that notional, an approved sell gives
+ * qty * ref_price minus the same cost estimate. It is an estimate (the fill price is
+ * the next open, with slippage), deliberately pessimistic on costs; it never goes
+ * negative: risk never approves a buy the estimated cash cannot pay for (a spot,
+ * long-only account has no leverage).
  *
  * One target for time t (t > last processed target time; otherwise a duplicate):
+ *  0. equity_est = cash_est + sum(held qty * price), price = this target's reference
+ *     price for the symbol, else its last known one.
  *  1. For each symbol in (held positions) U (target positions):
- *     target_qty = floor_step(qt_fixed_div(qt_fixed_mul_ratio(capital, weight), price)),
+ *     target_qty = floor_step(qt_fixed_div(qt_fixed_mul_ratio(equity_est, weight), price)),
  *     delta = target_qty - held. A symbol not in the target has weight 0 (close fully).
  *     Sell quantities are rounded down to qty_step, except a full close (exactly held).
+ *     Rebalance band: when the symbol is held and its target_qty > 0, the delta is
+ *     traded only when |delta| * price > rebalance_band * target_qty * price (skipped,
+ *     counted, no decision, otherwise). Opening (held 0) and closing fully are exempt.
  *     A delta whose notional (qty * price) is below min_trade_notional is skipped (no
  *     decision; counted) unless it closes the position fully.
+ *     When equity_est <= 0 nothing is sized: held positions are kept (unless the target
+ *     drops them: closed), and every symbol with weight > 0 that is not held gets a
+ *     rejected buy decision (requested 0, EQUITY_DEPLETED).
  *  2. Sells first (symbol order): always allowed (they only reduce exposure; long-only,
- *     so every sell is reduce_only).
+ *     so every sell is reduce_only). Each adds its proceeds minus the cost estimate to
+ *     cash_est, so the buys of the same target can use it.
  *  3. Buys, by descending weight then symbol:
  *       kill switch NO_NEW / UNKNOWN / FLATTEN_ALL -> rejected KILL_SWITCH;
  *       THROTTLE -> qty scaled by throttle_factor (reason KILL_SWITCH on the decision);
@@ -32,7 +48,10 @@
  *         (MAX_POSITION_NOTIONAL); nothing fits -> rejected;
  *       gross exposure (sum of qty * price over all positions) after the buy >
  *         max_gross_exposure -> clipped to fit (MAX_GROSS_EXPOSURE); nothing fits ->
- *         rejected.
+ *         rejected;
+ *       qty * price + cost estimate > cash_est -> clipped to what the cash pays for,
+ *         cost included (INSUFFICIENT_CASH, value = cash the buy would need, limit =
+ *         cash_est); nothing fits -> rejected.
  *     A buy clipped or throttled below min_trade_notional is rejected with the reasons
  *     that shrank it. Clipped quantities are rounded down to qty_step, and the clip is
  *     computed with floor division so the limits hold exactly (never by rounding).
@@ -62,9 +81,14 @@
 #define RISK_CODE_MAX_GROSS_EXPOSURE "MAX_GROSS_EXPOSURE"
 #define RISK_CODE_MAX_OPEN_POSITIONS "MAX_OPEN_POSITIONS"
 #define RISK_CODE_MIN_TRADE_NOTIONAL "MIN_TRADE_NOTIONAL"
+#define RISK_CODE_INSUFFICIENT_CASH "INSUFFICIENT_CASH"
+#define RISK_CODE_EQUITY_DEPLETED "EQUITY_DEPLETED"
 
 typedef struct {
-    qt_fixed_t capital;                /* default 100000 */
+    qt_fixed_t capital;                /* initial capital (cash_est at start), default 100000 */
+    int64_t cost_buffer_bps;           /* estimated fee + slippage per trade, [0, 1000],
+                                          default 15 (= configs/exec.yml 10 + 5) */
+    double rebalance_band;             /* [0, 1], default 0.25 */
     qt_fixed_t min_trade_notional;     /* default 50 */
     qt_fixed_t qty_step;               /* default 0.00001 */
     qt_fixed_t max_position_notional;  /* default 30000 */
@@ -116,6 +140,7 @@ typedef struct {
     risk_decision_t *decisions;   /* in processing order: sells, then buys */
     size_t n_decisions;
     uint32_t skipped_min_notional; /* deltas below min_trade_notional (no decision) */
+    uint32_t skipped_band;         /* deltas inside the rebalance band (no decision) */
 } risk_result_t;
 
 void risk_result_free(risk_result_t *res);
@@ -146,11 +171,17 @@ qt_fixed_t risk_position(const risk_t *self, const char *symbol);   /* 0 when fl
 size_t risk_open_positions(const risk_t *self);
 /* Sum of qty * last price over the positions; false on overflow. */
 bool risk_gross_exposure(const risk_t *self, qt_fixed_t *out);
+/* Estimated cash (>= 0): initial capital +/- the approved intents (see above). */
+qt_fixed_t risk_cash(const risk_t *self);
+/* cash_est + sum of qty * last price over the positions; false on overflow. */
+bool risk_equity(const risk_t *self, qt_fixed_t *out);
 /* The i-th position in symbol order (false when out of range). */
 bool risk_position_at(const risk_t *self, size_t i, const char **symbol, qt_fixed_t *qty,
                       qt_fixed_t *last_price);
 
-/* State snapshot: positions (qty, last price), last target and watermark times. */
+/* State snapshot (format 2): last target and watermark times, cash_est, positions
+ * (qty, last price). risk_load refuses other formats (format 1 had no cash), a
+ * negative cash, and anything malformed, leaving the state unchanged. */
 void risk_save(const risk_t *self, qt_buf_t *out);
 bool risk_load(risk_t *self, qt_reader_t *r);
 

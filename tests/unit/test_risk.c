@@ -1,8 +1,13 @@
 /* Unit tests for the qt-risk core: exact fixed-point sizing on real Binance prices,
  * every limit with its reason code and numbers, kill-switch tiers (UNKNOWN fails
- * closed, FLATTEN_ALL closes everything), min trade notional, duplicates, snapshot
- * round trip, and a seeded property test over real price paths: no approved intent
- * ever breaks a limit. Prices come from QT_DATA_DIR (default ../shared/data). */
+ * closed, FLATTEN_ALL closes everything), min trade notional, the estimated cash
+ * (INSUFFICIENT_CASH, EQUITY_DEPLETED, sizing on equity through the June 2022 BTC
+ * drop), the rebalance band at its exact boundary, duplicates, snapshot round trip
+ * (format 2 with cash; format 1 refused), and a seeded property test over real price
+ * paths: no approved intent ever breaks a limit, and the cash never goes negative and
+ * equals its recomputation from the approved intents. Prices come from QT_DATA_DIR
+ * (default ../shared/data). Expected numbers were computed independently with exact
+ * integer arithmetic (half-to-even rounding), not by running the core. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -164,8 +169,11 @@ static risk_t *clone(const risk_t *r, const risk_config_t *cfg)
 
 /* ---- sizing -------------------------------------------------------------------- */
 
-/* The optimizer's target for 2022-10-11 04:00 (see test_optimizer) sized with
- * 100000 USDT: qty = floor_0.00001(weight * capital / close). */
+/* The optimizer's target for 2022-10-11 04:00 (see test_optimizer) sized on the
+ * initial 100000 USDT (equity = cash, nothing held): qty = floor_0.00001(weight *
+ * equity / close). The weights sum to 1, so the cost estimate (15 bps of each buy)
+ * leaves the last buy (XRP, smallest weight) short of cash: it is clipped to what the
+ * remaining cash pays for, cost included (INSUFFICIENT_CASH). */
 static void test_sizing_exact(void **state)
 {
     (void)state;
@@ -194,12 +202,28 @@ static void test_sizing_exact(void **state)
                                1946752000LL,      /* 19.46752 ETH */
                                4182865272000LL,   /* 41828.65272 ADA */
                                1721149351000LL};  /* 17211.49351 XRP */
+    /* Cash after the first four buys: 100000 - sum(notional + round(notional * 15 / 1e4))
+     * = 100000 - (24999.998879 + 37.49999832) - (24999.980159 + 37.49997024)
+     *   - (24999.9945088 + 37.49999176) - (16576.69507294 + 24.86504261) = 8285.96637733.
+     * XRP wants 17211.49351 * 0.4894 = 8423.30492379 + 12.63495739 = 8435.93988118;
+     * the cash pays for floor(8285.96637733 / (0.4894 * 1.0015)) = 16905.50887 XRP
+     * (8273.55604098 + 12.41033406 = 8285.96637504), leaving 0.00000229. */
+    const qt_fixed_t xrp_fit = 1690550887000LL;
     for (int i = 0; i < 5; i++) {
         const risk_decision_t *d = &res.decisions[i];
         assert_string_equal(d->symbol, order[i]);
         assert_true(d->approved);
         assert_int_equal(d->side, BUY);
         assert_int_equal(d->requested_qty, qty[i]);
+        if (i == 4) {
+            assert_int_equal(d->approved_qty, xrp_fit);
+            assert_int_equal(d->n_reasons, 1);
+            assert_string_equal(d->reasons[0].code, "INSUFFICIENT_CASH");
+            assert_int_equal(d->reasons[0].value, 843593988118LL);
+            assert_int_equal(d->reasons[0].limit, 828596637733LL);
+            assert_int_equal(risk_position(r, order[i]), xrp_fit);
+            continue;
+        }
         assert_int_equal(d->approved_qty, qty[i]);
         assert_int_equal(d->n_reasons, 0);
         assert_false(d->reduce_only);
@@ -211,11 +235,14 @@ static void test_sizing_exact(void **state)
     assert_string_equal(res.decisions[1].intent_id, "1665460800000-BTC_USDT");
     assert_int_equal(res.decisions[1].ref_price, BTC_PX);
     /* Gross = sum of exact notionals: 24999.998879 + 24999.980159 + 24999.9945088 +
-     * 16576.69507294 + 8423.30492379. */
-    qt_fixed_t gross;
+     * 16576.69507294 + 8273.55604098; cash what is left; equity = the two. */
+    qt_fixed_t gross, equity;
     assert_true(risk_gross_exposure(r, &gross));
     assert_int_equal(gross, 2499999887900LL + 2499998015900LL + 2499999450880LL +
-                                1657669507294LL + 842330492379LL);
+                                1657669507294LL + 827355604098LL);
+    assert_int_equal(risk_cash(r), 229);
+    assert_true(risk_equity(r, &equity));
+    assert_int_equal(equity, gross + 229);
     assert_int_equal(risk_open_positions(r), 5);
     risk_result_free(&res);
     risk_destroy(&r);
@@ -297,17 +324,30 @@ static void test_max_position_notional(void **state)
     assert_int_equal(gross, 1999994595900LL);   /* 19999.945959 <= 20000 */
     risk_result_free(&res);
 
-    /* Next bar, same target: the position is at the limit; the extra buy is
-     * rejected with the same code. */
+    /* Cash: 100000 - 19999.945959 - 29.99991894 (15 bps) = 79970.05412206; equity at
+     * the same price: 99970.00008106. */
+    assert_int_equal(risk_cash(r), 7997005412206LL);
+    /* Next bar, same target and price: target 0.25 * 99970.00008106 / 19084.1 = 1.30959,
+     * delta 0.2616 BTC = 4992.40056 <= 0.25 * 24992.346519 (rebalance band): no
+     * decision, counted. */
     assert_int_equal(run(r, LAST_BAR + BAR_MS, &a, 1, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.n_decisions, 0);
+    assert_int_equal(res.skipped_band, 1);
+    assert_int_equal(res.skipped_min_notional, 0);
+    risk_result_free(&res);
+    /* Weight 0.5: target 2.61919 BTC, delta 1.5712 is outside the band, but the
+     * position is at the limit: the buy is rejected with the same code. */
+    a.weight = 0.5;
+    assert_int_equal(run(r, LAST_BAR + 2 * BAR_MS, &a, 1, KS_NORMAL, &res), RISK_OK);
     assert_int_equal(res.n_decisions, 1);
     d = &res.decisions[0];
     assert_false(d->approved);
     assert_int_equal(d->approved_qty, 0);
-    assert_int_equal(d->requested_qty, 130999000 - 104799000);
+    assert_int_equal(d->requested_qty, 261919000 - 104799000);
     assert_string_equal(d->reasons[0].code, "MAX_POSITION_NOTIONAL");
-    assert_int_equal(d->reasons[0].value, 2499998015900LL);
+    assert_int_equal(d->reasons[0].value, 4998488387900LL);   /* 2.61919 * 19084.1 */
     assert_int_equal(risk_position(r, "BTC_USDT"), 104799000);
+    assert_int_equal(risk_cash(r), 7997005412206LL);   /* nothing approved */
     risk_result_free(&res);
     risk_destroy(&r);
 }
@@ -411,24 +451,33 @@ static void test_max_open_positions_and_sells_first(void **state)
     assert_int_equal(res.decisions[1].approved_qty, 1173369000);   /* 15000/1278.37 */
     risk_result_free(&res);
 
-    /* t1: BTC leaves the target, ETH keeps .15 at a higher price, ADA comes in.
-     * Sells first (BTC close, ETH trim 11.73369 -> 11.68051), so ADA fits. */
+    /* Cash: 100000 - (19999.833711 + 29.99975057) - (14999.9972853 + 22.49999593)
+     * = 64947.6692572. */
+    assert_int_equal(risk_cash(r), 6494766925720LL);
+
+    /* t1: BTC leaves the target (closed at its last price, 19044.74), ETH keeps .15 at
+     * a higher price, ADA comes in. Equity = 64947.6692572 + 1.05015 * 19044.74 +
+     * 11.73369 * 1284.19 = 100015.7903293. Sells first: the BTC close frees a slot,
+     * so ADA fits. ETH: target 0.15 * equity / 1284.19 = 11.68235, the trim of 0.05134
+     * (65.93 USDT) is inside the rebalance band (0.25 * 15002.3570465): not traded. */
     risk_target_pos_t pos1[2] = {tp("ADA_USDT", 0.1, ADA_PX), tp("ETH_USDT", 0.15, ETH_PX)};
     assert_int_equal(run(r, t1, pos1, 2, KS_NORMAL, &res), RISK_OK);
-    assert_int_equal(res.n_decisions, 3);
+    assert_int_equal(res.n_decisions, 2);
+    assert_int_equal(res.skipped_band, 1);
     assert_string_equal(res.decisions[0].symbol, "BTC_USDT");
     assert_int_equal(res.decisions[0].side, SELL);
     assert_string_equal(res.decisions[0].intent_reason, "close");
-    assert_string_equal(res.decisions[1].symbol, "ETH_USDT");
-    assert_int_equal(res.decisions[1].side, SELL);
-    assert_int_equal(res.decisions[1].approved_qty, 1173369000 - 1168051000);
-    assert_true(res.decisions[1].reduce_only);
-    assert_string_equal(res.decisions[2].symbol, "ADA_USDT");
-    assert_true(res.decisions[2].approved);
-    assert_int_equal(res.decisions[2].approved_qty, 2523340903000LL);   /* 25233.40903 */
+    assert_int_equal(res.decisions[0].approved_qty, 105015000);
+    assert_int_equal(res.decisions[0].ref_price, btc0);
+    assert_string_equal(res.decisions[1].symbol, "ADA_USDT");
+    assert_true(res.decisions[1].approved);
+    /* floor(0.1 * 100015.7903293 / 0.3963) = 25237.39347 ADA. */
+    assert_int_equal(res.decisions[1].approved_qty, 2523739347000LL);
     assert_int_equal(risk_position(r, "BTC_USDT"), 0);
-    assert_int_equal(risk_position(r, "ETH_USDT"), 1168051000);
+    assert_int_equal(risk_position(r, "ETH_USDT"), 1173369000);
     assert_int_equal(risk_open_positions(r), 2);
+    /* + (19999.833711 - 29.99975057) (BTC) - (10001.57903216 + 15.00236855) (ADA). */
+    assert_int_equal(risk_cash(r), 7490092181692LL);
     risk_result_free(&res);
     risk_destroy(&r);
 }
@@ -454,12 +503,14 @@ static void test_killswitch_tiers(void **state)
     assert_int_equal(btc_held, 105015000);   /* 20000 / 19044.74 = 1.05015 */
     assert_int_equal(eth_held, 1173369000);
 
-    /* t1: reduce BTC to .1, raise ETH to .25, open ADA at .1. */
+    /* t1: reduce BTC to .1, raise ETH to .25, open ADA at .1, sized on the equity at
+     * t1 prices: 64947.6692572 cash + 1.05015 * 19084.1 + 11.73369 * 1284.19
+     * = 100057.1242333. All three deltas are outside the rebalance band. */
     risk_target_pos_t p1[3] = {tp("ADA_USDT", 0.1, ADA_PX), tp("BTC_USDT", 0.1, BTC_PX),
                                tp("ETH_USDT", 0.25, ETH_PX)};
-    const qt_fixed_t btc_target = 52399000;      /* 10000 / 19084.1 = 0.52399 */
-    const qt_fixed_t eth_buy = 1946752000 - eth_held;
-    const qt_fixed_t ada_buy = 2523340903000LL;
+    const qt_fixed_t btc_target = 52429000;      /* 10005.71242333 / 19084.1 = 0.52429 */
+    const qt_fixed_t eth_buy = 1947864000 - eth_held;   /* target 19.47864 */
+    const qt_fixed_t ada_buy = 2524782342000LL;         /* 25247.82342 */
 
     /* NORMAL and WARN: identical decisions. */
     risk_result_t rn, rw;
@@ -477,6 +528,10 @@ static void test_killswitch_tiers(void **state)
     assert_int_equal(dec_for(&rn, "BTC_USDT")->approved_qty, btc_held - btc_target);
     assert_int_equal(dec_for(&rn, "ETH_USDT")->approved_qty, eth_buy);
     assert_int_equal(dec_for(&rn, "ADA_USDT")->approved_qty, ada_buy);
+    /* 64947.6692572 + (10035.564826 - 15.05334724) - (9945.9873405 + 14.91898101)
+     * - (10005.71242135 + 15.00856863) */
+    assert_int_equal(risk_cash(n), 5498655342447LL);
+    assert_int_equal(risk_cash(w), 5498655342447LL);
     risk_result_free(&rn);
     risk_result_free(&rw);
     risk_destroy(&n);
@@ -490,11 +545,14 @@ static void test_killswitch_tiers(void **state)
     const risk_decision_t *d = dec_for(&res, "ETH_USDT");
     assert_true(d->approved);
     assert_int_equal(d->requested_qty, eth_buy);
-    assert_int_equal(d->approved_qty, 386691000);   /* 7.73383 / 2 -> 3.86691 */
+    assert_int_equal(d->approved_qty, 387247000);   /* 7.74495 / 2 -> 3.87247 */
     assert_string_equal(d->reasons[0].code, "KILL_SWITCH");
+    assert_int_equal(d->reasons[0].value, 994598734050LL);   /* 7.74495 * 1284.19 */
+    assert_int_equal(d->reasons[0].limit, 497298724930LL);   /* 3.87247 * 1284.19 */
     d = dec_for(&res, "ADA_USDT");
-    assert_int_equal(d->approved_qty, 1261670451000LL);   /* 12616.704515 -> 12616.70451 */
-    assert_int_equal(risk_position(th, "ADA_USDT"), 1261670451000LL);
+    assert_int_equal(d->approved_qty, 1262391171000LL);   /* 12623.91171 exactly half */
+    assert_int_equal(risk_position(th, "ADA_USDT"), 1262391171000LL);
+    assert_int_equal(risk_cash(th), 6497737351080LL);
     risk_result_free(&res);
     risk_destroy(&th);
 
@@ -519,8 +577,10 @@ static void test_killswitch_tiers(void **state)
             assert_string_equal(d->reasons[0].code, "KILL_SWITCH");
             assert_int_equal(d->reasons[0].limit, 0);
         }
-        /* The notional that was asked for: 7.73383 ETH * 1284.19. */
-        assert_int_equal(dec_for(&res, "ETH_USDT")->reasons[0].value, 993170714770LL);
+        /* The notional that was asked for: 7.74495 ETH * 1284.19. */
+        assert_int_equal(dec_for(&res, "ETH_USDT")->reasons[0].value, 994598734050LL);
+        /* Only the BTC trim moved cash. */
+        assert_int_equal(risk_cash(c), 7496818073596LL);
         assert_int_equal(risk_position(c, "ETH_USDT"), eth_held);
         assert_int_equal(risk_position(c, "ADA_USDT"), 0);
         assert_int_equal(risk_position(c, "BTC_USDT"), btc_target);
@@ -547,12 +607,292 @@ static void test_killswitch_tiers(void **state)
     assert_false(d->approved);
     assert_string_equal(d->reasons[0].code, "KILL_SWITCH");
     assert_int_equal(risk_open_positions(f), 0);
+    /* All cash: 64947.6692572 + (20041.167615 - 30.06175142)
+     * + (15068.2873611 - 22.60243104) = 100004.46005084. */
+    assert_int_equal(risk_cash(f), 10000446005084LL);
     risk_result_free(&res);
     /* Still flat on the next bar, even with an empty target. */
     assert_int_equal(run(f, t1 + BAR_MS, NULL, 0, KS_FLATTEN, &res), RISK_OK);
     assert_int_equal(res.n_decisions, 0);
     risk_result_free(&res);
     risk_destroy(&f);
+    risk_destroy(&base);
+}
+
+/* ---- cash and equity ----------------------------------------------------------- */
+
+/* Sizing follows equity after losses: the real BTC drop of June 2022. Half the capital
+ * goes into BTC at 30114.38; at 20459.65 the account is worth 83894.96, and a new
+ * position (ETH, weight .3) is sized on that, not on the initial 100000. */
+static void test_sizing_follows_equity(void **state)
+{
+    (void)state;
+    const int64_t t3 = JUN18 + BAR_MS;
+    qt_fixed_t b1 = close_at("BTC_USDT", JUN10), b2 = close_at("BTC_USDT", JUN18),
+               e2 = close_at("ETH_USDT", JUN18), b3 = close_at("BTC_USDT", t3),
+               e3 = close_at("ETH_USDT", t3);
+    assert_int_equal(b1, 3011438000000LL);   /* 30114.38 */
+    assert_int_equal(b2, 2045965000000LL);   /* 20459.65 */
+    assert_int_equal(e2, 107947000000LL);    /* 1079.47 */
+    assert_int_equal(b3, 1925858000000LL);   /* 19258.58 */
+    assert_int_equal(e3, 100378000000LL);    /* 1003.78 */
+    risk_config_t cfg;
+    risk_config_defaults(&cfg);
+    cfg.max_position_notional = cfg.max_gross_exposure;   /* 100000: only cash limits */
+    risk_t *r = risk_new(&cfg);
+    assert_non_null(r);
+    assert_int_equal(risk_cash(r), 100000 * S);
+    risk_result_t res;
+    risk_target_pos_t a = tp("BTC_USDT", 0.5, b1);
+    assert_int_equal(run(r, JUN10, &a, 1, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.n_decisions, 1);
+    /* floor(50000 / 30114.38) = 1.66033 BTC = 49999.8085454, + 74.99971282 cost. */
+    assert_int_equal(res.decisions[0].approved_qty, 166033000);
+    assert_int_equal(risk_cash(r), 4992519174178LL);   /* 49925.19174178 */
+    risk_result_free(&res);
+
+    /* JUN18: equity = 49925.19174178 + 1.66033 * 20459.65 = 83894.96242628 (-16.1%).
+     * BTC at .5 wants 2.05025 (+0.38992 = 7977.63 USDT): inside the band (0.25 *
+     * 41947.48), not traded. ETH .3: floor(.3 * 83894.96242628 / 1079.47) = 23.31559
+     * ETH, where the initial capital would have given 27.79141. */
+    risk_target_pos_t p2[2] = {tp("BTC_USDT", 0.5, b2), tp("ETH_USDT", 0.3, e2)};
+    qt_fixed_t equity;
+    assert_int_equal(run(r, JUN18, p2, 2, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.skipped_band, 1);
+    assert_int_equal(res.n_decisions, 1);
+    const risk_decision_t *d = &res.decisions[0];
+    assert_string_equal(d->symbol, "ETH_USDT");
+    assert_true(d->approved);
+    assert_int_equal(d->requested_qty, 2331559000);
+    assert_int_equal(d->approved_qty, 2331559000);
+    assert_int_equal(d->n_reasons, 0);
+    assert_int_equal(risk_cash(r), 2471895908457LL);   /* - 25168.72 - 37.75 cost */
+    risk_result_free(&res);
+
+    /* Next bar: BTC weight 0 (closed at 19258.58), ETH kept at .3: equity
+     * 80098.28014617, target floor(.3 * equity / 1003.78) = 23.93899, inside the band. */
+    risk_target_pos_t p3[2] = {tp("BTC_USDT", 0.0, b3), tp("ETH_USDT", 0.3, e3)};
+    assert_int_equal(run(r, t3, p3, 2, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.n_decisions, 1);
+    assert_int_equal(res.skipped_band, 1);
+    d = &res.decisions[0];
+    assert_string_equal(d->symbol, "BTC_USDT");
+    assert_int_equal(d->side, SELL);
+    assert_int_equal(d->approved_qty, 166033000);
+    /* + 1.66033 * 19258.58 - 15 bps = 31975.43324634 - 47.96314952. */
+    assert_int_equal(risk_cash(r), 5664659381877LL);
+    assert_true(risk_equity(r, &equity));
+    assert_int_equal(equity, 8005031674897LL);   /* + 23.31559 * 1003.78 */
+    assert_true(equity < cfg.capital);
+    risk_result_free(&res);
+    risk_destroy(&r);
+}
+
+/* A buy never makes cash_est negative: clipped to the cash (cost included), rejected
+ * when nothing or less than min_trade_notional fits; a sell in the same target frees
+ * cash for the buys after it. */
+static void test_insufficient_cash(void **state)
+{
+    (void)state;
+    const int64_t t0 = LAST_BAR - BAR_MS, t1 = LAST_BAR;
+    qt_fixed_t btc0 = close_at("BTC_USDT", t0), eth0 = close_at("ETH_USDT", t0),
+               ada0 = close_at("ADA_USDT", t0);
+    assert_int_equal(btc0, 1904474000000LL);   /* 19044.74 */
+    assert_int_equal(ada0, 39550000LL);        /* 0.3955 */
+    risk_config_t cfg;
+    risk_config_defaults(&cfg);
+    cfg.max_gross_exposure = 1000000 * S;   /* only the cash binds here */
+    cfg.max_position_notional = cfg.max_gross_exposure;
+    risk_t *r = risk_new(&cfg);
+    assert_non_null(r);
+    risk_result_t res;
+    risk_target_pos_t p0[3] = {tp("ADA_USDT", 0.001, ada0), tp("BTC_USDT", 0.99, btc0),
+                               tp("ETH_USDT", 0.0095, eth0)};
+    assert_int_equal(run(r, t0, p0, 3, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.n_decisions, 3);
+    /* BTC: 5.19828 = 98999.8910472 + 148.49983657 cost; 851.60911623 left. */
+    const risk_decision_t *d = &res.decisions[0];
+    assert_string_equal(d->symbol, "BTC_USDT");
+    assert_true(d->approved);
+    assert_int_equal(d->approved_qty, 519828000);
+    assert_int_equal(d->n_reasons, 0);
+    /* ETH wants 0.74313 (950 USDT: 951.42009075 with cost): clipped to
+     * floor(851.60911623 / (1278.37 * 1.0015)) = 0.66517 ETH (850.3333729 + 1.2755). */
+    d = &res.decisions[1];
+    assert_string_equal(d->symbol, "ETH_USDT");
+    assert_true(d->approved);
+    assert_int_equal(d->requested_qty, 74313000);
+    assert_int_equal(d->approved_qty, 66517000);
+    assert_int_equal(d->n_reasons, 1);
+    assert_string_equal(d->reasons[0].code, "INSUFFICIENT_CASH");
+    assert_int_equal(d->reasons[0].value, 95142009075LL);
+    assert_int_equal(d->reasons[0].limit, 85160911623LL);
+    /* ADA: 0.00024327 of cash buys 0.00061 ADA = 0.00024126 < 50: rejected. */
+    d = &res.decisions[2];
+    assert_string_equal(d->symbol, "ADA_USDT");
+    assert_false(d->approved);
+    assert_int_equal(d->approved_qty, 0);
+    assert_int_equal(d->requested_qty, 25284450000LL);   /* 252.8445 ADA = 100 USDT */
+    assert_int_equal(d->n_reasons, 2);
+    assert_string_equal(d->reasons[0].code, "INSUFFICIENT_CASH");
+    assert_int_equal(d->reasons[0].value, 10014999975LL);
+    assert_int_equal(d->reasons[0].limit, 24327);
+    assert_string_equal(d->reasons[1].code, "MIN_TRADE_NOTIONAL");
+    assert_int_equal(d->reasons[1].value, 24126);
+    assert_int_equal(d->reasons[1].limit, 50 * S);
+    assert_int_equal(risk_cash(r), 24327);
+    assert_int_equal(risk_position(r, "ADA_USDT"), 0);
+    risk_result_free(&res);
+
+    /* Out of cash: raising ETH to .3 at t1 (BTC stays inside its band) cannot buy even
+     * one step (0.00001 ETH = 0.0128419 USDT > 0.00024327): rejected, one reason. */
+    risk_t *c = clone(r, &cfg);
+    risk_target_pos_t p1c[2] = {tp("BTC_USDT", 0.99, BTC_PX), tp("ETH_USDT", 0.3, ETH_PX)};
+    assert_int_equal(run(c, t1, p1c, 2, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.n_decisions, 1);
+    assert_int_equal(res.skipped_band, 1);
+    d = dec_for(&res, "ETH_USDT");
+    assert_non_null(d);
+    assert_false(d->approved);
+    assert_int_equal(d->requested_qty, 2270957000);   /* 23.37474 - 0.66517 */
+    assert_int_equal(d->n_reasons, 1);
+    assert_string_equal(d->reasons[0].code, "INSUFFICIENT_CASH");
+    assert_int_equal(d->reasons[0].value, 2920714780235LL);   /* 29163.40 + 43.75 cost */
+    assert_int_equal(d->reasons[0].limit, 24327);
+    assert_int_equal(risk_cash(c), 24327);
+    risk_result_free(&res);
+    risk_destroy(&c);
+
+    /* t1: BTC down to .5, XRP .3 new. Equity 100058.70025357; the BTC sell
+     * (2.57676 BTC: 49175.59327676 net of cost) comes first and pays for XRP in full:
+     * floor(.3 * equity / 0.4894) = 61335.53346 XRP (30017.61007532 + 45.02641511).
+     * ETH (target 0.7402, +96.35 USDT) is inside the band. */
+    risk_target_pos_t p1[3] = {tp("BTC_USDT", 0.5, BTC_PX), tp("ETH_USDT", 0.0095, ETH_PX),
+                               tp("XRP_USDT", 0.3, XRP_PX)};
+    assert_int_equal(run(r, t1, p1, 3, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.n_decisions, 2);
+    assert_int_equal(res.skipped_band, 1);
+    d = &res.decisions[0];
+    assert_string_equal(d->symbol, "BTC_USDT");
+    assert_int_equal(d->side, SELL);
+    assert_int_equal(d->approved_qty, 519828000 - 262152000);
+    d = &res.decisions[1];
+    assert_string_equal(d->symbol, "XRP_USDT");
+    assert_true(d->approved);
+    assert_int_equal(d->approved_qty, 6133553346000LL);
+    assert_int_equal(d->n_reasons, 0);
+    assert_int_equal(risk_cash(r), 1903874655057LL);   /* 19038.74655057 */
+    risk_result_free(&res);
+    risk_destroy(&r);
+}
+
+/* equity_est <= 0 (a fully spent account with nothing held, restored from a
+ * snapshot): every buy is rejected EQUITY_DEPLETED, nothing is sized. */
+static void test_equity_depleted(void **state)
+{
+    (void)state;
+    risk_config_t cfg;
+    risk_config_defaults(&cfg);
+    risk_t *r = risk_new(&cfg);
+    assert_non_null(r);
+    qt_buf_t b;
+    qt_buf_init(&b);
+    qt_buf_put_u32(&b, 2);
+    qt_buf_put_i64(&b, LAST_BAR - BAR_MS);
+    qt_buf_put_i64(&b, LAST_BAR - BAR_MS);
+    qt_buf_put_i64(&b, 0);   /* cash_est */
+    qt_buf_put_u32(&b, 0);
+    qt_reader_t rd;
+    qt_reader_init(&rd, b.data, b.len);
+    assert_true(risk_load(r, &rd));
+    qt_buf_free(&b);
+    assert_int_equal(risk_cash(r), 0);
+    risk_result_t res;
+    risk_target_pos_t pos[2] = {tp("BTC_USDT", 0.5, BTC_PX), tp("ETH_USDT", 0.25, ETH_PX)};
+    assert_int_equal(run(r, LAST_BAR, pos, 2, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.n_decisions, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const risk_decision_t *d = &res.decisions[i];
+        assert_string_equal(d->symbol, i == 0 ? "BTC_USDT" : "ETH_USDT");
+        assert_int_equal(d->side, BUY);
+        assert_false(d->approved);
+        assert_int_equal(d->requested_qty, 0);
+        assert_int_equal(d->approved_qty, 0);
+        assert_int_equal(d->n_reasons, 1);
+        assert_string_equal(d->reasons[0].code, "EQUITY_DEPLETED");
+        assert_int_equal(d->reasons[0].value, 0);
+        assert_int_equal(d->reasons[0].limit, 0);
+    }
+    assert_int_equal(risk_open_positions(r), 0);
+    assert_int_equal(risk_cash(r), 0);
+    assert_int_equal(risk_last_target(r), LAST_BAR);
+    risk_result_free(&res);
+    risk_destroy(&r);
+}
+
+/* Rebalance band at the boundary, on real BTC closes (19044.74 then 19084.1).
+ * Weight .378 buys 1.9848 BTC; equity at the next close is 100021.42172807. Weights
+ * are chosen so the target is exactly 4/3 (buy) or 4/5 (sell) of the position: the
+ * delta notional then equals 0.25 * target notional to the last 1e-8 (skipped); one
+ * qty step further, it is traded. */
+static void test_rebalance_band_boundary(void **state)
+{
+    (void)state;
+    const int64_t t0 = LAST_BAR - BAR_MS, t1 = LAST_BAR;
+    qt_fixed_t btc0 = close_at("BTC_USDT", t0);
+    risk_config_t cfg;
+    risk_config_defaults(&cfg);
+    cfg.max_position_notional = cfg.max_gross_exposure;
+    assert_true(cfg.rebalance_band == 0.25);
+    risk_t *base = risk_new(&cfg);
+    assert_non_null(base);
+    risk_result_t res;
+    risk_target_pos_t a = tp("BTC_USDT", 0.378, btc0);
+    assert_int_equal(run(base, t0, &a, 1, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.n_decisions, 1);
+    assert_int_equal(res.decisions[0].approved_qty, 198480000);   /* 1.9848 = 3 * 0.6616 */
+    risk_result_free(&res);
+    assert_int_equal(risk_cash(base), 6214330004807LL);
+
+    struct {
+        double w;
+        qt_fixed_t target;
+        bool traded;
+    } cases[4] = {
+        /* buy: target 2.6464 = 4 * 0.6616, delta 0.6616: 12626.04056 == 50504.16224 / 4 */
+        {0.5049344109285591, 264640000, false},
+        /* target 2.64641, delta 0.66161 = 12626.231401 > 12626.08827025 */
+        {0.5049363189298322, 264641000, true},
+        /* sell: target 1.58784 = 4 * 0.39696, delta 0.39696: 7575.624336 == 30302.497344 / 4 */
+        {0.30296102815739007, 158784000, false},
+        /* target 1.58783, delta 0.39697 = 7575.815177 > 7575.57662575 */
+        {0.30295912015611687, 158783000, true},
+    };
+    for (int k = 0; k < 4; k++) {
+        risk_t *c = clone(base, &cfg);
+        risk_target_pos_t b = tp("BTC_USDT", cases[k].w, BTC_PX);
+        assert_int_equal(run(c, t1, &b, 1, KS_NORMAL, &res), RISK_OK);
+        if (!cases[k].traded) {
+            assert_int_equal(res.n_decisions, 0);
+            assert_int_equal(res.skipped_band, 1);
+            assert_int_equal(risk_position(c, "BTC_USDT"), 198480000);
+            assert_int_equal(risk_cash(c), 6214330004807LL);
+        } else {
+            assert_int_equal(res.n_decisions, 1);
+            assert_int_equal(res.skipped_band, 0);
+            assert_true(res.decisions[0].approved);
+            assert_int_equal(res.decisions[0].side, k < 2 ? BUY : SELL);
+            assert_int_equal(risk_position(c, "BTC_USDT"), cases[k].target);
+        }
+        risk_result_free(&res);
+        risk_destroy(&c);
+    }
+    /* Closing fully (weight 0) is never held back by the band. */
+    assert_int_equal(run(base, t1, NULL, 0, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.n_decisions, 1);
+    assert_int_equal(res.decisions[0].approved_qty, 198480000);
+    assert_int_equal(risk_open_positions(base), 0);
+    risk_result_free(&res);
     risk_destroy(&base);
 }
 
@@ -662,6 +1002,8 @@ static void test_snapshot_round_trip(void **state)
             assert_true(risk_load(b, &rd));
             qt_buf_free(&buf);
             assert_int_equal(risk_open_positions(b), risk_open_positions(a));
+            assert_int_equal(risk_cash(b), risk_cash(a));
+            assert_true(risk_cash(a) != cfg.capital);   /* the cash really round-trips */
             qt_fixed_t ga, gb;
             assert_true(risk_gross_exposure(a, &ga) && risk_gross_exposure(b, &gb));
             assert_int_equal(ga, gb);
@@ -685,6 +1027,32 @@ static void test_snapshot_round_trip(void **state)
     }
     assert_int_equal(risk_open_positions(a), 0);   /* FLATTEN_ALL at the end */
     assert_int_equal(risk_open_positions(b), 0);
+    assert_int_equal(risk_cash(a), risk_cash(b));
+    qt_fixed_t eq;
+    assert_true(risk_equity(a, &eq));
+    assert_int_equal(eq, risk_cash(a));   /* flat: equity is the cash */
+
+    /* Format 1 (no cash) is refused, and so is a negative cash; state unchanged. */
+    for (int k = 0; k < 2; k++) {
+        qt_buf_t buf;
+        qt_buf_init(&buf);
+        qt_buf_put_u32(&buf, k == 0 ? 1 : 2);
+        qt_buf_put_i64(&buf, LAST_BAR + BAR_MS);
+        qt_buf_put_i64(&buf, LAST_BAR + BAR_MS);
+        if (k == 1)
+            qt_buf_put_i64(&buf, -1);
+        qt_buf_put_u32(&buf, 1);
+        qt_buf_put_str(&buf, "BTC_USDT");
+        qt_buf_put_i64(&buf, 100000000);
+        qt_buf_put_i64(&buf, BTC_PX);
+        qt_reader_t rd;
+        qt_reader_init(&rd, buf.data, buf.len);
+        assert_false(risk_load(b, &rd));
+        qt_buf_free(&buf);
+        assert_int_equal(risk_cash(b), risk_cash(a));
+        assert_int_equal(risk_open_positions(b), 0);
+        assert_int_equal(risk_last_target(b), risk_last_target(a));
+    }
     risk_destroy(&a);
     risk_destroy(&b);
     for (int k = 0; k < 5; k++)
@@ -697,6 +1065,19 @@ static uint64_t rng_next(uint64_t *s)
 {
     *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
     return *s >> 33;
+}
+
+/* Cash moved by a fill of qty at px: notional +/- 15 bps, each rounded half to even. */
+static qt_fixed_t notional_with_cost(qt_fixed_t qty, qt_fixed_t px, bool buy)
+{
+    __int128 p = (__int128)qty * px;   /* 1e-16 units */
+    __int128 n = p / S, rem = p % S;
+    if (rem * 2 > S || (rem * 2 == S && (n & 1)))
+        n++;
+    __int128 c = n * 15 / 10000, crem = n * 15 % 10000;
+    if (crem * 2 > 10000 || (crem * 2 == 10000 && (c & 1)))
+        c++;
+    return (qt_fixed_t)(buy ? n + c : n - c);
 }
 
 static void test_property_limits(void **state)
@@ -720,10 +1101,15 @@ static void test_property_limits(void **state)
     risk_t *r = risk_new(&cfg);
     assert_non_null(r);
     qt_fixed_t ledger[NP] = {0};
+    /* Cash recomputed from the approved intents alone: capital - buys - costs + sells,
+     * cost = 15 bps of each notional rounded half to even (done here in __int128). */
+    qt_fixed_t cash_ledger = cfg.capital;
     uint64_t rng = 42;
     const Qt__V1__KillSwitchTier tiers[7] = {KS_NORMAL, KS_NORMAL, KS_NORMAL, KS_WARN,
                                              KS_THROTTLE, KS_NO_NEW, KS_UNKNOWN};
     size_t approved_buys = 0, rejected = 0, sells = 0, clipped = 0;
+    qt_fixed_t min_cash = INT64_MAX;
+    size_t cash_limited = 0, band_skips = 0;
     for (int bar = 0; bar < BARS; bar++) {
         risk_target_pos_t pos[NP];
         size_t n = 0;
@@ -743,8 +1129,11 @@ static void test_property_limits(void **state)
         risk_result_t res;
         assert_int_equal(run(r, t, pos, n, tier, &res), RISK_OK);
         bool any_buy = false;
+        band_skips += res.skipped_band;
         for (size_t i = 0; i < res.n_decisions; i++) {
             const risk_decision_t *d = &res.decisions[i];
+            for (size_t q = 0; q < d->n_reasons; q++)
+                cash_limited += strcmp(d->reasons[q].code, "INSUFFICIENT_CASH") == 0;
             int k = 0;
             while (k < NP && strcmp(pairs[k], d->symbol) != 0)
                 k++;
@@ -757,6 +1146,9 @@ static void test_property_limits(void **state)
                 continue;
             }
             assert_true(d->approved_qty > 0 && d->approved_qty <= d->requested_qty);
+            qt_fixed_t cash_move = notional_with_cost(d->approved_qty, d->ref_price,
+                                                      d->side == BUY);
+            cash_ledger += d->side == BUY ? -cash_move : cash_move;
             if (d->side == SELL) {
                 assert_true(d->reduce_only);
                 assert_true(d->approved_qty <= ledger[k]);
@@ -787,6 +1179,12 @@ static void test_property_limits(void **state)
         }
         assert_int_equal(risk_open_positions(r), open);
         assert_true(open <= cfg.max_open_positions);
+        /* Never leveraged: the estimated cash is >= 0 after every target, and equals
+         * the independent recomputation. */
+        assert_true(risk_cash(r) >= 0);
+        assert_int_equal(risk_cash(r), cash_ledger);
+        if (risk_cash(r) < min_cash)
+            min_cash = risk_cash(r);
         if (any_buy) {
             qt_fixed_t gross;
             assert_true(risk_gross_exposure(r, &gross));
@@ -801,6 +1199,12 @@ static void test_property_limits(void **state)
     assert_true(rejected > 200);
     assert_true(sells > 500);
     assert_true(clipped > 50);
+    assert_true(cash_limited > 50);   /* the cash check really bound */
+    assert_true(band_skips > 50);
+    assert_true(min_cash >= 0);
+    print_message("property: %zu buys, %zu sells, %zu rejected, %zu clipped, %zu cash-limited, "
+                  "%zu band skips, min cash %.8f\n", approved_buys, sells, rejected, clipped,
+                  cash_limited, band_skips, qt_fixed_to_double(min_cash));
     risk_destroy(&r);
     for (int k = 0; k < NP; k++)
         series_free(&ser[k]);
@@ -816,6 +1220,10 @@ int main(void)
         cmocka_unit_test(test_clip_below_minimum),
         cmocka_unit_test(test_max_open_positions_and_sells_first),
         cmocka_unit_test(test_killswitch_tiers),
+        cmocka_unit_test(test_sizing_follows_equity),
+        cmocka_unit_test(test_insufficient_cash),
+        cmocka_unit_test(test_equity_depleted),
+        cmocka_unit_test(test_rebalance_band_boundary),
         cmocka_unit_test(test_duplicates_and_invalid),
         cmocka_unit_test(test_snapshot_round_trip),
         cmocka_unit_test(test_property_limits),
