@@ -264,6 +264,8 @@ static bool load_config(const char *path, optimizer_config_t *cfg)
                                          cfg->gross_weight, 1e-6, 1.0);
     cfg->max_weight = qt_config_double(yml, "optimizer.max_weight", false, cfg->max_weight,
                                        1e-6, 1.0);
+    cfg->max_names = (uint32_t)qt_config_int(yml, "optimizer.max_names", false, cfg->max_names,
+                                             1, 1024);
     const char *solver = qt_config_str(yml, "optimizer.solver", "inverse_vol");
     bool ok = true;
     if (qt_config_error(yml)) {

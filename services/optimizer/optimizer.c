@@ -26,6 +26,7 @@ void optimizer_config_defaults(optimizer_config_t *cfg)
     cfg->min_score = 0.0;
     cfg->gross_weight = 1.0;
     cfg->max_weight = 0.25;
+    cfg->max_names = 10;
 }
 
 const char *optimizer_config_check(const optimizer_config_t *cfg)
@@ -36,6 +37,8 @@ const char *optimizer_config_check(const optimizer_config_t *cfg)
         return "gross_weight must be in (0, 1]";
     if (!isfinite(cfg->max_weight) || cfg->max_weight <= 0.0 || cfg->max_weight > 1.0)
         return "max_weight must be in (0, 1]";
+    if (cfg->max_names < 1 || cfg->max_names > 1024)
+        return "max_names must be in [1, 1024]";
     return NULL;
 }
 
@@ -60,6 +63,17 @@ static int cmp_signal(const void *a, const void *b)
     return strcmp(x->symbol, y->symbol);
 }
 
+/* Highest score first; ties by symbol so the selection is deterministic. */
+static int cmp_score_desc(const void *a, const void *b)
+{
+    const optimizer_signal_t *x = a, *y = b;
+    if (x->score > y->score)
+        return -1;
+    if (x->score < y->score)
+        return 1;
+    return strcmp(x->symbol, y->symbol);
+}
+
 int optimizer_solve(const optimizer_config_t *cfg, const optimizer_signal_t *sigs, size_t n,
                     int64_t bar_time_ms, optimizer_target_t *out)
 {
@@ -70,19 +84,28 @@ int optimizer_solve(const optimizer_config_t *cfg, const optimizer_signal_t *sig
         return 0;
 
     optimizer_signal_t *cand = malloc(n * sizeof *cand);
+    optimizer_signal_t *priced = malloc(n * sizeof *priced);
     double *inv = malloc(n * sizeof *inv);
     double *w = malloc(n * sizeof *w);
     bool *capped = malloc(n * sizeof *capped);
-    if (!cand || !inv || !w || !capped) {
+    if (!cand || !priced || !inv || !w || !capped) {
         free(cand);
+        free(priced);
         free(inv);
         free(w);
         free(capped);
         return -1;
     }
-    size_t m = 0;
+    /* priced: every signal with a valid close (listed in the output, weight 0 unless
+     * selected); cand: the eligible ones, of which the max_names best are selected. */
+    size_t n_priced = 0, m = 0;
     for (size_t i = 0; i < n; i++) {
         const optimizer_signal_t *s = &sigs[i];
+        if (s->close <= 0) {
+            out->skipped_price++;
+            continue;
+        }
+        priced[n_priced++] = *s;
         if (!s->ready) {
             out->not_ready++;
             continue;
@@ -96,13 +119,15 @@ int optimizer_solve(const optimizer_config_t *cfg, const optimizer_signal_t *sig
             out->skipped_vol++;
             continue;
         }
-        if (s->close <= 0) {
-            out->skipped_price++;
-            continue;
-        }
         cand[m++] = *s;
     }
+    if (m > cfg->max_names) {
+        qsort(cand, m, sizeof *cand, cmp_score_desc);
+        out->beyond_max_names = (uint32_t)(m - cfg->max_names);
+        m = cfg->max_names;
+    }
     qsort(cand, m, sizeof *cand, cmp_signal);
+    qsort(priced, n_priced, sizeof *priced, cmp_signal);
 
     /* Water-filling over the candidates, in symbol order. */
     for (size_t i = 0; i < m; i++) {
@@ -144,32 +169,35 @@ int optimizer_solve(const optimizer_config_t *cfg, const optimizer_signal_t *sig
             if (!capped[i])
                 w[i] = 0.0;   /* values from before the last capping round */
 
-    size_t k = 0;
-    for (size_t i = 0; i < m; i++)
-        if (w[i] > 0.0)
-            k++;
-    if (k > 0) {
-        out->positions = calloc(k, sizeof *out->positions);
+    if (n_priced > 0) {
+        out->positions = calloc(n_priced, sizeof *out->positions);
         if (!out->positions) {
             free(cand);
+            free(priced);
             free(inv);
             free(w);
             free(capped);
             return -1;
         }
     }
-    for (size_t i = 0, j = 0; i < m; i++) {
-        if (!(w[i] > 0.0))
-            continue;
-        memcpy(out->positions[j].symbol, cand[i].symbol, sizeof cand[i].symbol);
-        out->positions[j].weight = w[i];
-        out->positions[j].ref_price = cand[i].close;
-        if (capped[i])
-            out->capped++;
-        j++;
+    /* Both lists are sorted by symbol and cand is a subset of priced: one merge pass. */
+    for (size_t i = 0, c = 0; i < n_priced; i++) {
+        optimizer_position_t *p = &out->positions[i];
+        memcpy(p->symbol, priced[i].symbol, sizeof priced[i].symbol);
+        p->ref_price = priced[i].close;
+        p->weight = 0.0;
+        if (c < m && strcmp(cand[c].symbol, priced[i].symbol) == 0) {
+            if (w[c] > 0.0) {
+                p->weight = w[c];
+                if (capped[c])
+                    out->capped++;
+            }
+            c++;
+        }
     }
-    out->n_positions = k;
+    out->n_positions = n_priced;
     free(cand);
+    free(priced);
     free(inv);
     free(w);
     free(capped);

@@ -40,6 +40,9 @@ typedef struct {
     double min_score;     /* a signal needs score > min_score (default 0) */
     double gross_weight;  /* sum of weights when nothing is capped, (0, 1] (default 1) */
     double max_weight;    /* cap per name, (0, 1] (default 0.25) */
+    uint32_t max_names;   /* hold at most this many names: the highest scores win, ties by
+                           * symbol (default 10, 1..1024); keep it <= risk's
+                           * limits.max_open_positions or risk rejects the excess */
 } optimizer_config_t;
 
 void optimizer_config_defaults(optimizer_config_t *cfg);
@@ -63,7 +66,11 @@ typedef struct {
 
 typedef struct {
     int64_t bar_time_ms;
-    optimizer_position_t *positions;   /* sorted by symbol; weights > 0 */
+    /* Sorted by symbol. Every symbol of the batch with a valid close is listed: the
+     * selected names with weight > 0, the others with weight 0. Listing the zeros gives
+     * risk a current price for every position it may have to close or value; without
+     * them it would price a dropped name at a stale close. */
+    optimizer_position_t *positions;
     size_t n_positions;
     uint32_t signals;          /* signals of the batch considered */
     uint32_t skipped_vol;      /* candidates dropped for volatility <= 0 (or non-finite) */
@@ -71,6 +78,7 @@ typedef struct {
     uint32_t below_score;      /* ready signals with score <= min_score */
     uint32_t not_ready;        /* signals still warming up */
     uint32_t capped;           /* names held at max_weight */
+    uint32_t beyond_max_names; /* eligible names left out by max_names */
 } optimizer_target_t;
 
 void optimizer_target_free(optimizer_target_t *t);

@@ -247,8 +247,15 @@ static void test_filters(void **state)
     assert_int_equal(t.skipped_vol, 2);
     assert_int_equal(t.not_ready, 1);
     assert_int_equal(t.skipped_price, 1);
-    assert_int_equal(t.n_positions, 1);
-    assert_string_equal(t.positions[0].symbol, "A");
+    /* Every priced symbol is listed (G has no price), sorted; only A has weight. */
+    assert_int_equal(t.n_positions, 6);
+    static const char *const listed[6] = {"A", "B", "C", "D", "E", "F"};
+    for (size_t i = 0; i < 6; i++) {
+        assert_string_equal(t.positions[i].symbol, listed[i]);
+        assert_int_equal(t.positions[i].ref_price, QT_FIXED_SCALE);
+        if (i > 0)
+            assert_true(t.positions[i].weight == 0.0);
+    }
     assert_true(t.positions[0].weight == 0.25);   /* single name: capped, rest is cash */
     optimizer_target_free(&t);
 
@@ -262,6 +269,39 @@ static void test_filters(void **state)
     cfg.gross_weight = 1.5;
     assert_non_null(optimizer_config_check(&cfg));
     cfg.gross_weight = NAN;
+    assert_non_null(optimizer_config_check(&cfg));
+}
+
+/* max_names keeps the highest scores (ties by symbol) and lists the rest at weight 0,
+ * with their current price, so risk can close or value them. */
+static void test_max_names(void **state)
+{
+    (void)state;
+    optimizer_config_t cfg;
+    optimizer_config_defaults(&cfg);
+    cfg.max_names = 2;
+    cfg.max_weight = 1.0;
+    optimizer_signal_t s[5] = {
+        mksig("E", 9, 0.3, 0.02, 5 * QT_FIXED_SCALE, true),
+        mksig("D", 9, 0.8, 0.01, 4 * QT_FIXED_SCALE, true),   /* best score: selected */
+        mksig("C", 9, 0.5, 0.04, 3 * QT_FIXED_SCALE, true),   /* tie with B: C loses */
+        mksig("B", 9, 0.5, 0.02, 2 * QT_FIXED_SCALE, true),   /* tie, B < C: selected */
+        mksig("A", 9, 0.1, 0.02, 1 * QT_FIXED_SCALE, true),
+    };
+    optimizer_target_t t;
+    assert_int_equal(optimizer_solve(&cfg, s, 5, 9, &t), 0);
+    assert_int_equal(t.beyond_max_names, 3);
+    assert_int_equal(t.n_positions, 5);
+    /* B (vol 0.02) and D (vol 0.01): weights 1/3 and 2/3 by inverse volatility. */
+    static const double want[5] = {0.0, 1.0 / 3.0, 0.0, 2.0 / 3.0, 0.0};
+    for (size_t i = 0; i < 5; i++) {
+        char sym[2] = {(char)('A' + i), 0};
+        assert_string_equal(t.positions[i].symbol, sym);
+        assert_int_equal(t.positions[i].ref_price, (int64_t)(i + 1) * QT_FIXED_SCALE);
+        assert_true(fabs(t.positions[i].weight - want[i]) < 1e-12);
+    }
+    optimizer_target_free(&t);
+    cfg.max_names = 0;
     assert_non_null(optimizer_config_check(&cfg));
 }
 
@@ -540,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_hand_checked_cap),
         cmocka_unit_test(test_all_capped_and_gross),
         cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_max_names),
         cmocka_unit_test(test_real_cross_section),
         cmocka_unit_test(test_real_rolling_properties),
         cmocka_unit_test(test_batches_and_duplicates),
