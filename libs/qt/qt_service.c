@@ -314,8 +314,8 @@ qt_service_t *qt_service_new(const char *name, int argc, char **argv, int *argi)
         die(1, "out_of_memory", "qt_service: cannot create metrics");
     self->processed_total = qt_metrics_counter(self->metrics, "qt_events_processed_total",
                                                "Input events processed", NULL);
-    self->last_event_gauge = qt_metrics_gauge(self->metrics, "qt_last_event_time_ms",
-                                              "Event time of the last input processed (ms)",
+    self->last_event_gauge = qt_metrics_gauge(self->metrics, "qt_last_event_timestamp_seconds",
+                                              "Event time of the last input processed (Unix s)",
                                               NULL);
     p->ks_gauge = qt_metrics_gauge(self->metrics, "qt_killswitch_tier",
                                    "Kill-switch tier as last read (4 = NO_NEW when unreadable)",
@@ -469,7 +469,7 @@ void qt_service_note_processed(qt_service_t *self, int64_t event_time_ms)
     if (self->processed_total)
         qt_counter_inc(self->processed_total);
     if (self->last_event_gauge)
-        qt_gauge_set(self->last_event_gauge, (double)event_time_ms);
+        qt_gauge_set(self->last_event_gauge, (double)event_time_ms / 1000.0);
 }
 
 int qt_service_publish(qt_service_t *self, const char *zmq_topic, const char *kafka_topic,

@@ -321,8 +321,8 @@ int main(int argc, char **argv) {
                                         "Last-good bar cache writes that failed", NULL);
     a.publish_fail = qt_metrics_counter(m, "qt_ingest_publish_failures_total",
                                         "Publishes that failed (batch re-published)", NULL);
-    qt_gauge_t *last_batch = qt_metrics_gauge(m, "qt_ingest_last_batch_time_ms",
-                                              "Open time of the last checkpointed batch", NULL);
+    qt_gauge_t *last_batch = qt_metrics_gauge(m, "qt_ingest_last_batch_timestamp_seconds",
+                                              "Open time of the last checkpointed batch (Unix s)", NULL);
 
     int64_t interval_ms = ingest_interval_ms(a.cfg.interval);
     if (interval_ms <= 0) die(&a, 2, "ingest.interval: expected e.g. 1m, 15m, 1h, 4h, 1d");
@@ -402,7 +402,7 @@ int main(int argc, char **argv) {
         qt_counter_inc(a.batches);
         for (size_t i = 0; i < b.n; i++)
             if (b.items[i].flags & INGEST_BAR_FLAG_GAP_BEFORE) qt_counter_inc(a.gaps);
-        qt_gauge_set(last_batch, (double)b.t_ms);
+        qt_gauge_set(last_batch, (double)b.t_ms / 1000.0);
         qt_service_note_processed(a.svc, b.t_ms);
         if (b.end_of_stream) {
             snprintf(n1, sizeof n1, "%llu", (unsigned long long)qt_counter_value(a.batches));

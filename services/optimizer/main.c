@@ -121,7 +121,7 @@ static int publish_target(app_t *app, qt_service_t *svc, const optimizer_target_
                                 "target", &env);
     free(items);
     free(ptrs);
-    qt_gauge_set(app->solve_ms, solve_ms);
+    qt_gauge_set(app->solve_ms, solve_ms / 1000.0);
     qt_gauge_set(app->positions, (double)t->n_positions);
     qt_gauge_set(app->gross, gross);
     return rc;
@@ -334,7 +334,7 @@ int main(int argc, char **argv)
     app.skip_not_ready = qt_metrics_counter(m, "qt_optimizer_skipped_total",
                                             "Signals left out of a target",
                                             "reason=\"not_ready\"");
-    app.solve_ms = qt_metrics_gauge(m, "qt_optimizer_solve_ms", "Last solve time (ms)", NULL);
+    app.solve_ms = qt_metrics_gauge(m, "qt_optimizer_solve_seconds", "Last solve time (s)", NULL);
     app.positions = qt_metrics_gauge(m, "qt_optimizer_positions", "Names in the last target",
                                      NULL);
     app.gross = qt_metrics_gauge(m, "qt_optimizer_gross_weight", "Sum of weights of the last target",

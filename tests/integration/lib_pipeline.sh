@@ -301,6 +301,23 @@ qtp_metrics() { # index
     curl -sf --noproxy '*' --max-time 2 "http://127.0.0.1:$((QTP_ADMIN_BASE + $1))/metrics" || true
 }
 
+# Every service's live /metrics must be valid Prometheus text (`promtool check metrics`,
+# which also lints naming: counters end in _total, HELP present, ...).
+qtp_metrics_promtool() {
+    local i s out
+    command -v promtool >/dev/null 2>&1 || qtp_fail "promtool not installed (scripts/bootstrap installs prometheus)"
+    i=0
+    for s in $QTP_SERVICES; do
+        i=$((i + 1))
+        out="$QTP_RUN/metrics.$s.txt"
+        qtp_metrics "$i" >"$out"
+        [ -s "$out" ] || qtp_fail "qt-$s: empty /metrics on admin port $((QTP_ADMIN_BASE + i))"
+        promtool check metrics <"$out" >"$out.promtool" 2>&1 \
+            || { cat "$out.promtool" >&2; qtp_fail "qt-$s: /metrics fails promtool check metrics"; }
+    done
+    qtp_ok "/metrics of all $i services pass promtool check metrics"
+}
+
 # ------------------------------------------------------------------ fills
 # Fills of a qt.fills tail (JSON lines) as "fill_id symbol side qty price fee" (fixed-point
 # integers, 1e-8), one per distinct fill_id (first copy), in log order.

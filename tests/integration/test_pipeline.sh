@@ -58,6 +58,7 @@ paper_run() { # name
     qtp_wait_recon "$RECON_TIMEOUT"
     qtp_report "$QTP_RUN/summary.json"
     qtp_no_restarts
+    qtp_metrics_promtool
     qtp_tail qt.fills "$QTP_RUN/fills.jsonl"
     qtp_fills_table "$QTP_RUN/fills.jsonl" >"$QTP_RUN/fills.tsv"
     echo "run $1: $(($(date +%s) - t0)) s"

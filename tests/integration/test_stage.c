@@ -860,7 +860,7 @@ static int admin_child(void)
     (void)qt_service_killswitch(svc); /* registers/sets the tier gauge */
     if (http_get(port, "/metrics", buf, sizeof buf) != 200 ||
         !strstr(buf, "qt_events_processed_total") || !strstr(buf, "qt_killswitch_tier") ||
-        !strstr(buf, "qt_last_event_time_ms"))
+        !strstr(buf, "qt_last_event_timestamp_seconds"))
         return 104;
     qt_service_destroy(&svc);
     return 0;

@@ -209,7 +209,7 @@ ok "qtctl status exit 1 when services are down"
 # One service that answers /status (a static file served over HTTP stands in for it).
 mkdir -p "$TMP/www"
 cat >"$TMP/www/status" <<'EOF'
-{"service":"qt-alpha","healthy":true,"ready":true,"pid":4242,"metrics":{"qt_events_processed_total{service=\"qt-alpha\"}":1234,"qt_last_event_time_ms{service=\"qt-alpha\"}":1665446400000,"qt_bus_rejected_total{reason=\"malformed\"}":2,"qt_kafka_rejected_total{reason=\"invalid\"}":1,"qt_bus_gaps_total":5}}
+{"service":"qt-alpha","healthy":true,"ready":true,"pid":4242,"metrics":{"qt_events_processed_total{service=\"qt-alpha\"}":1234,"qt_last_event_timestamp_seconds{service=\"qt-alpha\"}":1665446400,"qt_bus_rejected_total{reason=\"malformed\"}":2,"qt_kafka_rejected_total{reason=\"invalid\"}":1,"qt_bus_gaps_total":5}}
 EOF
 (cd "$TMP/www" && exec python3 -m http.server --bind 127.0.0.1 "$P1") >"$TMP/http.log" 2>&1 &
 HTTP_PID=$!

@@ -458,8 +458,9 @@ static void parse_status_body(svc_status_t *s) {
             if (!json_is_number(val)) continue;
             double x = json_number_value(val);
             if (!isfinite(x)) continue;
-            if (base_is(key, "qt_last_event_time_ms")) {
-                if (x < 0.0 || x > 9.0e15) continue;   /* not a plausible ms timestamp */
+            if (base_is(key, "qt_last_event_timestamp_seconds")) {
+                if (x < 0.0 || x > 9.0e12) continue;   /* not a plausible Unix time */
+                x = x * 1000.0;                          /* seconds -> ms */
                 if (!s->have_last || x > s->last_event_ms) s->last_event_ms = x;
                 s->have_last = true;
             } else if (base_is(key, "qt_events_processed_total")) {
