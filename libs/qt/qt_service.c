@@ -594,3 +594,36 @@ int qt_service_selftest(bool verbose)
         fprintf(stderr, "qt_service selftest: %d failures\n", fails);
     return fails ? -1 : 0;
 }
+
+/* Path of `file` next to services.yml, from the same arguments qt_service_new parses
+ * (--config FILE / --config=FILE, else env QT_CONFIG, else configs/services.yml).
+ * Used to validate our own config before qt_service_new, which connects to (and waits
+ * for) Kafka: a bad file must exit 2 at once, before anything is touched. */
+void qt_service_sibling_config_path(int argc, char **argv, const char *file, char *out,
+                                size_t outlen)
+{
+    const char *config = getenv("QT_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--config=", 9) == 0) {
+            config = a + 9;
+        } else if (strcmp(a, "--config") == 0 && i + 1 < argc) {
+            config = argv[++i];
+        } else if ((strcmp(a, "--instance") == 0 || strcmp(a, "--log-level") == 0) &&
+                   i + 1 < argc) {
+            i++;
+        } else if (strncmp(a, "--instance=", 11) != 0 && strncmp(a, "--log-level=", 12) != 0 &&
+                   strcmp(a, "--no-admin") != 0) {
+            break;   /* qt_service_new stops here too (and main reports it) */
+        }
+    }
+    if (!config || !*config)
+        config = "configs/services.yml";
+    const char *slash = strrchr(config, '/');
+    if (!slash)
+        snprintf(out, outlen, "./%s", file);
+    else if (slash == config)
+        snprintf(out, outlen, "/%s", file);
+    else
+        snprintf(out, outlen, "%.*s/%s", (int)(slash - config), config, file);
+}

@@ -85,5 +85,13 @@ qt_kconsumer_t *qt_service_consumer(qt_service_t *self, const char *group_suffix
 /* Path of a file next to services.yml ("risk.yml" -> "<config_dir>/risk.yml"); static buffer. */
 const char *qt_service_config_path(qt_service_t *self, const char *file);
 
+/* Path of `file` next to the services.yml that qt_service_new would load, worked out from
+ * the same arguments (--config FILE / --config=FILE, else env QT_CONFIG, else
+ * configs/services.yml) WITHOUT connecting to anything: a service validates its own
+ * config file with it before qt_service_new (which waits for Kafka), so a bad file exits
+ * 2 at once, before anything is touched. */
+void qt_service_sibling_config_path(int argc, char **argv, const char *file, char *out,
+                                    size_t outlen);
+
 int qt_service_selftest(bool verbose);
 #endif

@@ -771,7 +771,7 @@ static int service_child(void)
     /* processed count reaches the next heartbeat and the metrics */
     qt_service_note_processed(svc, 1700000000000);
     if (qt_counter_value(svc->processed_total) != 1 ||
-        qt_gauge_value(svc->last_event_gauge) != 1700000000000.0)
+        qt_gauge_value(svc->last_event_gauge) != 1700000000.0)   /* seconds */
         return 56;
     qt_clock_sleep_ns(svc->clock, 250 * 1000000LL);
     qt_service_tick(svc);

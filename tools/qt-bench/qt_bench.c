@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "qt_bus.h"
+#include "qt_cli.h"
 #include "qt_clock.h"
 #include "qt_config.h"
 #include "qt_envelope.h"
@@ -76,34 +77,6 @@ static void usage(FILE *f) {
             "  rss       resident set size (kB) of each process\n"
             "  pipeline  throughput and bar->fill latency of a finished replay (Kafka)\n"
             "Output: one JSON object on stdout. Exit 0 ok, 1 failed, 2 usage.\n");
-}
-
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "%s: ", g_prog);
-    fprintf(stderr, fmt, arg ? arg : "");
-    fprintf(stderr, "\n(run 'qt-bench --help' for usage)\n");
-    return EXIT_USAGE;
-}
-
-static int parse_u64(const char *s, uint64_t *out) {
-    if (s == NULL || *s == '\0' || *s == '-' || *s == '+') return -1;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0') return -1;
-    *out = (uint64_t)v;
-    return 0;
-}
-
-static int parse_seconds(const char *s, double *out) {
-    if (s == NULL || *s == '\0') return -1;
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v <= 0.0 || v > 86400.0)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 static void print_json(json_t *obj) {
@@ -216,15 +189,15 @@ static long long rss_kb(long pid, long long *hwm) {
 }
 
 static int cmd_rss(int argc, char **argv, int i) {
-    if (i >= argc) return usage_error("rss needs at least one [NAME=]PID%s", "");
+    if (i >= argc) return qt_cli_usage_error(g_prog, "rss needs at least one [NAME=]PID%s", "");
     /* Validate everything before measuring anything. */
     for (int k = i; k < argc; k++) {
         const char *eq = strchr(argv[k], '=');
         const char *pid_s = eq ? eq + 1 : argv[k];
         uint64_t pid;
-        if (eq == argv[k]) return usage_error("empty NAME in '%s'", argv[k]);
-        if (parse_u64(pid_s, &pid) != 0 || pid == 0 || pid > 4194304)
-            return usage_error("bad PID in '%s' (expected [NAME=]PID, PID in 1..4194304)",
+        if (eq == argv[k]) return qt_cli_usage_error(g_prog, "empty NAME in '%s'", argv[k]);
+        if (qt_cli_parse_u64(pid_s, &pid) != 0 || pid == 0 || pid > 4194304)
+            return qt_cli_usage_error(g_prog, "bad PID in '%s' (expected [NAME=]PID, PID in 1..4194304)",
                                argv[k]);
     }
     json_t *o = json_object(), *m = json_object(), *hw = json_object();
@@ -238,7 +211,7 @@ static int cmd_rss(int argc, char **argv, int i) {
         memcpy(name, argv[k], n);
         name[n] = '\0';
         uint64_t pid = 0;
-        (void)parse_u64(pid_s, &pid);
+        (void)qt_cli_parse_u64(pid_s, &pid);
         long long hwm = -1;
         long long kb = rss_kb((long)pid, &hwm);
         if (kb < 0) {
@@ -446,19 +419,19 @@ static int cmd_zmq_hop(int argc, char **argv, int i) {
     for (; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--n") == 0 || strcmp(a, "--rate") == 0 || strcmp(a, "--payload") == 0) {
-            if (i + 1 >= argc) return usage_error("%s needs a value", a);
+            if (i + 1 >= argc) return qt_cli_usage_error(g_prog, "%s needs a value", a);
             const char *v = argv[++i];
             if (a[2] == 'n') {
-                if (parse_u64(v, &n) != 0 || n < 1 || n > 10000000)
-                    return usage_error("bad --n '%s' (expected 1..10000000)", v);
+                if (qt_cli_parse_u64(v, &n) != 0 || n < 1 || n > 10000000)
+                    return qt_cli_usage_error(g_prog, "bad --n '%s' (expected 1..10000000)", v);
             } else if (a[2] == 'r') {
-                if (parse_u64(v, &rate) != 0 || rate < 1 || rate > 1000000)
-                    return usage_error("bad --rate '%s' (expected 1..1000000 msg/s)", v);
+                if (qt_cli_parse_u64(v, &rate) != 0 || rate < 1 || rate > 1000000)
+                    return qt_cli_usage_error(g_prog, "bad --rate '%s' (expected 1..1000000 msg/s)", v);
             } else if (strcmp(v, "bar") != 0) {
-                return usage_error("bad --payload '%s' (supported: bar)", v);
+                return qt_cli_usage_error(g_prog, "bad --payload '%s' (supported: bar)", v);
             }
         } else {
-            return usage_error("zmq-hop: unexpected argument '%s'", a);
+            return qt_cli_usage_error(g_prog, "zmq-hop: unexpected argument '%s'", a);
         }
     }
     bar_row_t *rows = calloc(MAX_BARS, sizeof(*rows));
@@ -701,18 +674,18 @@ static int cmd_pipeline(int argc, char **argv, int i) {
     for (; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--config") == 0 || strcmp(a, "--timeout") == 0) {
-            if (i + 1 >= argc) return usage_error("%s needs a value", a);
+            if (i + 1 >= argc) return qt_cli_usage_error(g_prog, "%s needs a value", a);
             const char *v = argv[++i];
             if (a[2] == 'c') {
-                if (v[0] == '\0') return usage_error("--config needs a FILE%s", "");
+                if (v[0] == '\0') return qt_cli_usage_error(g_prog, "--config needs a FILE%s", "");
                 config_path = v;
-            } else if (parse_seconds(v, &timeout_s) != 0) {
-                return usage_error("bad --timeout '%s' (expected seconds in (0, 86400])", v);
+            } else if (qt_cli_parse_seconds(v, 86400.0, &timeout_s) != 0) {
+                return qt_cli_usage_error(g_prog, "bad --timeout '%s' (expected seconds in (0, 86400])", v);
             }
         } else if (strcmp(a, "--fills") == 0) {
             need_fills = true;
         } else {
-            return usage_error("pipeline: unexpected argument '%s'", a);
+            return qt_cli_usage_error(g_prog, "pipeline: unexpected argument '%s'", a);
         }
     }
     if (config_path == NULL) {
@@ -927,11 +900,11 @@ int main(int argc, char **argv) {
     }
     qt_log_init("qt-bench", QT_LOG_WARN, NULL);
     if (strcmp(cmd, "machine") == 0) {
-        if (argc > 2) return usage_error("machine: unexpected argument '%s'", argv[2]);
+        if (argc > 2) return qt_cli_usage_error(g_prog, "machine: unexpected argument '%s'", argv[2]);
         return cmd_machine();
     }
     if (strcmp(cmd, "rss") == 0) return cmd_rss(argc, argv, 2);
     if (strcmp(cmd, "zmq-hop") == 0) return cmd_zmq_hop(argc, argv, 2);
     if (strcmp(cmd, "pipeline") == 0) return cmd_pipeline(argc, argv, 2);
-    return usage_error("unknown command '%s' (expected zmq-hop, machine, rss, pipeline)", cmd);
+    return qt_cli_usage_error(g_prog, "unknown command '%s' (expected zmq-hop, machine, rss, pipeline)", cmd);
 }

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "qt_bus.h"
+#include "qt_cli.h"
 #include "qt_clock.h"
 #include "qt_config.h"
 #include "qt_envelope.h"
@@ -65,13 +66,6 @@ static void usage(FILE *f) {
             "One JSON object per line on stdout; invalid frames are counted on stderr.\n");
 }
 
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "%s: ", g_prog);
-    fprintf(stderr, fmt, arg ? arg : "");
-    fprintf(stderr, "\n(run 'qt-tail --help' for usage)\n");
-    return EXIT_USAGE;
-}
-
 typedef struct {
     const char *config_path;
     const char *mode;          /* "zmq" | "kafka" */
@@ -90,27 +84,6 @@ typedef struct {
     bool eos_seen;
     bool out_closed;
 } tally_t;
-
-static int parse_u64(const char *s, uint64_t *out) {
-    if (s == NULL || *s == '\0' || *s == '-' || *s == '+') return -1;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0') return -1;
-    *out = (uint64_t)v;
-    return 0;
-}
-
-static int parse_seconds(const char *s, double *out) {
-    if (s == NULL || *s == '\0') return -1;
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v <= 0.0 || v > 864000.0)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* Writes one event line. "prefix_json" is the part before "envelope" (already JSON). */
 static void emit(tally_t *t, const char *prefix_json, const qt_env_t *env) {
@@ -166,11 +139,11 @@ static int run_zmq(const opts_t *o, qt_config_t *cfg, qt_clock_t *clock, tally_t
     char endpoint[512];
     if (strstr(o->target, "://") != NULL) {
         if (strlen(o->target) >= sizeof(endpoint))
-            return usage_error("endpoint too long: '%s'", o->target);
+            return qt_cli_usage_error(g_prog, "endpoint too long: '%s'", o->target);
         snprintf(endpoint, sizeof(endpoint), "%s", o->target);
     } else {
         char key[256];
-        if (strlen(o->target) > 128) return usage_error("service name too long: '%s'", o->target);
+        if (strlen(o->target) > 128) return qt_cli_usage_error(g_prog, "service name too long: '%s'", o->target);
         snprintf(key, sizeof(key), "services.%s", o->target);
         if (!qt_config_has(cfg, key)) {
             fprintf(stderr,
@@ -193,7 +166,7 @@ static int run_zmq(const opts_t *o, qt_config_t *cfg, qt_clock_t *clock, tally_t
         snprintf(endpoint, sizeof(endpoint), "%s", ep);
     }
     const char *prefix = o->prefix ? o->prefix : "";
-    if (strlen(prefix) >= QT_TOPIC_MAX) return usage_error("topic prefix too long: '%s'", prefix);
+    if (strlen(prefix) >= QT_TOPIC_MAX) return qt_cli_usage_error(g_prog, "topic prefix too long: '%s'", prefix);
 
     qt_metrics_t *metrics = qt_metrics_new("qt-tail");
     qt_sub_t *sub = metrics ? qt_sub_new(metrics) : NULL;
@@ -267,11 +240,11 @@ static int run_kafka(const opts_t *o, qt_config_t *cfg, qt_clock_t *clock, tally
         fprintf(stderr, "%s: config: %s\n", g_prog, e);
         return EXIT_USAGE;
     }
-    if (strlen(o->target) > 249) return usage_error("topic name too long: '%s'", o->target);
+    if (strlen(o->target) > 249) return qt_cli_usage_error(g_prog, "topic name too long: '%s'", o->target);
     for (const char *p = o->target; *p; p++) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
               *p == '.' || *p == '_' || *p == '-'))
-            return usage_error("invalid Kafka topic name '%s' (allowed: [A-Za-z0-9._-])",
+            return qt_cli_usage_error(g_prog, "invalid Kafka topic name '%s' (allowed: [A-Za-z0-9._-])",
                                o->target);
     }
     char group[96];
@@ -379,21 +352,21 @@ int main(int argc, char **argv) {
             o.until_eos = true;
         } else if (strcmp(a, "--config") == 0 || strcmp(a, "--max") == 0 ||
                    strcmp(a, "--timeout") == 0) {
-            if (i + 1 >= argc) return usage_error("%s needs a value", a);
+            if (i + 1 >= argc) return qt_cli_usage_error(g_prog, "%s needs a value", a);
             val = argv[++i];
             if (a[2] == 'c') {
-                if (val[0] == '\0') return usage_error("--config needs a FILE%s", "");
+                if (val[0] == '\0') return qt_cli_usage_error(g_prog, "--config needs a FILE%s", "");
                 o.config_path = val;
             } else if (a[2] == 'm') {
-                if (parse_u64(val, &o.max) != 0 || o.max == 0)
-                    return usage_error("bad --max '%s' (expected an integer >= 1)", val);
-            } else if (parse_seconds(val, &o.timeout_s) != 0) {
-                return usage_error("bad --timeout '%s' (expected seconds > 0)", val);
+                if (qt_cli_parse_u64(val, &o.max) != 0 || o.max == 0)
+                    return qt_cli_usage_error(g_prog, "bad --max '%s' (expected an integer >= 1)", val);
+            } else if (qt_cli_parse_seconds(val, 864000.0, &o.timeout_s) != 0) {
+                return qt_cli_usage_error(g_prog, "bad --timeout '%s' (expected seconds > 0)", val);
             }
         } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unknown option '%s'", a);
+            return qt_cli_usage_error(g_prog, "unknown option '%s'", a);
         } else {
-            if (npos >= 3) return usage_error("unexpected argument '%s'", a);
+            if (npos >= 3) return qt_cli_usage_error(g_prog, "unexpected argument '%s'", a);
             positional[npos++] = a;
         }
     }
@@ -403,20 +376,20 @@ int main(int argc, char **argv) {
     }
     o.mode = positional[0];
     if (strcmp(o.mode, "zmq") == 0) {
-        if (npos < 2) return usage_error("zmq needs an ENDPOINT or SERVICE%s", "");
+        if (npos < 2) return qt_cli_usage_error(g_prog, "zmq needs an ENDPOINT or SERVICE%s", "");
         if (o.from_beginning)
-            return usage_error("--from-beginning applies to kafka only (ZeroMQ has no history)%s",
+            return qt_cli_usage_error(g_prog, "--from-beginning applies to kafka only (ZeroMQ has no history)%s",
                                "");
         o.target = positional[1];
         o.prefix = npos > 2 ? positional[2] : NULL;
     } else if (strcmp(o.mode, "kafka") == 0) {
-        if (npos < 2) return usage_error("kafka needs a TOPIC%s", "");
-        if (npos > 2) return usage_error("unexpected argument '%s'", positional[2]);
+        if (npos < 2) return qt_cli_usage_error(g_prog, "kafka needs a TOPIC%s", "");
+        if (npos > 2) return qt_cli_usage_error(g_prog, "unexpected argument '%s'", positional[2]);
         o.target = positional[1];
     } else {
-        return usage_error("unknown mode '%s' (expected zmq or kafka)", o.mode);
+        return qt_cli_usage_error(g_prog, "unknown mode '%s' (expected zmq or kafka)", o.mode);
     }
-    if (o.target[0] == '\0') return usage_error("empty %s target", o.mode);
+    if (o.target[0] == '\0') return qt_cli_usage_error(g_prog, "empty %s target", o.mode);
     if (o.config_path == NULL) {
         const char *e = getenv("QT_CONFIG");
         o.config_path = (e != NULL && e[0] != '\0') ? e : "configs/services.yml";

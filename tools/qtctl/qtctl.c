@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "qt_cli.h"
 #include "qt_clock.h"
 #include "qt_config.h"
 #include "qt_envelope.h"
@@ -59,13 +60,6 @@ static void usage(FILE *f) {
             "exit: 0 ok, 1 failure, 2 usage/config error, 3 timeout (wait-recon)\n");
 }
 
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "%s: ", g_prog);
-    fprintf(stderr, fmt, arg ? arg : "");
-    fprintf(stderr, "\n(run 'qtctl --help' for usage)\n");
-    return EXIT_USAGE;
-}
-
 /* ------------------------------------------------------------------ options */
 
 typedef struct {
@@ -83,7 +77,7 @@ static int common_opt(opts_t *o, int argc, char **argv, int *i) {
     }
     if (strcmp(a, "--config") == 0) {
         if (*i + 1 >= argc || argv[*i + 1][0] == '\0') {
-            usage_error("--config needs a FILE argument%s", "");
+            qt_cli_usage_error(g_prog, "--config needs a FILE argument%s", "");
             return -1;
         }
         o->config_path = argv[++*i];
@@ -91,24 +85,12 @@ static int common_opt(opts_t *o, int argc, char **argv, int *i) {
     }
     if (strncmp(a, "--config=", 9) == 0) {
         if (a[9] == '\0') {
-            usage_error("--config needs a FILE argument%s", "");
+            qt_cli_usage_error(g_prog, "--config needs a FILE argument%s", "");
             return -1;
         }
         o->config_path = a + 9;
         return 1;
     }
-    return 0;
-}
-
-/* Strict positive decimal seconds in (0, 86400]. */
-static int parse_seconds(const char *s, double *out) {
-    if (s == NULL || *s == '\0') return -1;
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v <= 0.0 || v > 86400.0)
-        return -1;
-    *out = v;
     return 0;
 }
 
@@ -853,18 +835,18 @@ out:
 }
 
 static int cmd_killswitch(opts_t *o, int argc, char **argv, int i) {
-    if (i >= argc) return usage_error("killswitch needs 'get' or 'set'%s", "");
+    if (i >= argc) return qt_cli_usage_error(g_prog, "killswitch needs 'get' or 'set'%s", "");
     const char *sub = argv[i++];
     if (strcmp(sub, "get") == 0) {
         for (; i < argc; i++) {
             int r = common_opt(o, argc, argv, &i);
             if (r < 0) return EXIT_USAGE;
-            if (r == 0) return usage_error("killswitch get: unexpected argument '%s'", argv[i]);
+            if (r == 0) return qt_cli_usage_error(g_prog, "killswitch get: unexpected argument '%s'", argv[i]);
         }
         return ks_get(o);
     }
     if (strcmp(sub, "set") != 0)
-        return usage_error("killswitch: unknown subcommand '%s' (expected get or set)", sub);
+        return qt_cli_usage_error(g_prog, "killswitch: unknown subcommand '%s' (expected get or set)", sub);
     const char *tier_s = NULL, *reason = NULL, *by = NULL;
     for (; i < argc; i++) {
         int r = common_opt(o, argc, argv, &i);
@@ -872,7 +854,7 @@ static int cmd_killswitch(opts_t *o, int argc, char **argv, int i) {
         if (r == 1) continue;
         const char *a = argv[i];
         if (strcmp(a, "--reason") == 0 || strcmp(a, "--by") == 0) {
-            if (i + 1 >= argc) return usage_error("%s needs a value", a);
+            if (i + 1 >= argc) return qt_cli_usage_error(g_prog, "%s needs a value", a);
             if (a[2] == 'r')
                 reason = argv[++i];
             else
@@ -882,29 +864,29 @@ static int cmd_killswitch(opts_t *o, int argc, char **argv, int i) {
         } else if (strncmp(a, "--by=", 5) == 0) {
             by = a + 5;
         } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("killswitch set: unknown option '%s'", a);
+            return qt_cli_usage_error(g_prog, "killswitch set: unknown option '%s'", a);
         } else if (tier_s == NULL) {
             tier_s = a;
         } else {
-            return usage_error("killswitch set: unexpected argument '%s'", a);
+            return qt_cli_usage_error(g_prog, "killswitch set: unexpected argument '%s'", a);
         }
     }
     if (tier_s == NULL)
-        return usage_error("killswitch set needs a TIER (NORMAL|WARN|THROTTLE|NO_NEW|FLATTEN_ALL)%s",
+        return qt_cli_usage_error(g_prog, "killswitch set needs a TIER (NORMAL|WARN|THROTTLE|NO_NEW|FLATTEN_ALL)%s",
                            "");
     qt_ks_tier_t tier;
     if (qt_ks_tier_parse(tier_s, &tier) != 0 || tier == QT__V1__KILL_SWITCH_TIER__KS_UNKNOWN)
-        return usage_error("bad TIER '%s' (expected NORMAL|WARN|THROTTLE|NO_NEW|FLATTEN_ALL)",
+        return qt_cli_usage_error(g_prog, "bad TIER '%s' (expected NORMAL|WARN|THROTTLE|NO_NEW|FLATTEN_ALL)",
                            tier_s);
     if (reason == NULL || reason[0] == '\0')
-        return usage_error("killswitch set needs a non-empty --reason TEXT%s", "");
-    if (strlen(reason) > 400) return usage_error("--reason is longer than 400 characters%s", "");
+        return qt_cli_usage_error(g_prog, "killswitch set needs a non-empty --reason TEXT%s", "");
+    if (strlen(reason) > 400) return qt_cli_usage_error(g_prog, "--reason is longer than 400 characters%s", "");
     if (by == NULL) {
         const char *u = getenv("USER");
         by = (u != NULL && u[0] != '\0') ? u : "operator";
     }
-    if (by[0] == '\0') return usage_error("--by must not be empty%s", "");
-    if (strlen(by) > 100) return usage_error("--by is longer than 100 characters%s", "");
+    if (by[0] == '\0') return qt_cli_usage_error(g_prog, "--by must not be empty%s", "");
+    if (strlen(by) > 100) return qt_cli_usage_error(g_prog, "--by is longer than 100 characters%s", "");
     return ks_set(o, tier, by, reason);
 }
 
@@ -932,15 +914,15 @@ static int cmd_wait_recon(opts_t *o, int argc, char **argv, int i) {
         const char *a = argv[i];
         const char *val = NULL;
         if (strcmp(a, "--timeout") == 0) {
-            if (i + 1 >= argc) return usage_error("--timeout needs a value in seconds%s", "");
+            if (i + 1 >= argc) return qt_cli_usage_error(g_prog, "--timeout needs a value in seconds%s", "");
             val = argv[++i];
         } else if (strncmp(a, "--timeout=", 10) == 0) {
             val = a + 10;
         } else {
-            return usage_error("wait-recon: unexpected argument '%s'", a);
+            return qt_cli_usage_error(g_prog, "wait-recon: unexpected argument '%s'", a);
         }
-        if (parse_seconds(val, &timeout_s) != 0)
-            return usage_error("bad --timeout '%s' (expected seconds in (0, 86400])", val);
+        if (qt_cli_parse_seconds(val, 86400.0, &timeout_s) != 0)
+            return qt_cli_usage_error(g_prog, "bad --timeout '%s' (expected seconds in (0, 86400])", val);
     }
     conf_t c;
     int rc = load_conf(&c, o->config_path, false);
@@ -1062,7 +1044,7 @@ int main(int argc, char **argv) {
                 break;
             }
             if (r == 0) {
-                rc = usage_error("status: unexpected argument '%s'", argv[i]);
+                rc = qt_cli_usage_error(g_prog, "status: unexpected argument '%s'", argv[i]);
                 break;
             }
         }
@@ -1072,7 +1054,7 @@ int main(int argc, char **argv) {
     } else if (strcmp(cmd, "wait-recon") == 0) {
         rc = cmd_wait_recon(&o, argc, argv, i);
     } else {
-        rc = usage_error("unknown command '%s' (expected status, killswitch, wait-recon)", cmd);
+        rc = qt_cli_usage_error(g_prog, "unknown command '%s' (expected status, killswitch, wait-recon)", cmd);
     }
     curl_global_cleanup();
     return rc;
