@@ -274,6 +274,20 @@ qtp_run_down() {
     fi
 }
 
+# After qtp_run_down of an undisturbed run: every service stopped by SIGTERM must have
+# drained and exited 0 (supervisord logs "stopped: qt-x (exit status 0)"; a service that
+# ignored SIGTERM past stopwaitsecs shows "terminated by SIGKILL").
+qtp_clean_exits() {
+    local s log="$QTP_VAR/log/supervisord.log"
+    for s in $QTP_SERVICES; do
+        grep -q "stopped: qt-$s (exit status 0)" "$log" \
+            || { grep "qt-$s" "$log" | tail -3 >&2; qtp_fail "qt-$s did not exit 0 on SIGTERM (supervisord log above)"; }
+    done
+    ! grep -E "(exited|stopped): qt-[a-z]+ \((exit status [1-9]|terminated by SIG)" "$log" >&2 \
+        || qtp_fail "a service exited non-zero or was killed during shutdown (lines above)"
+    qtp_ok "all services drained and exited 0 on SIGTERM"
+}
+
 # Fails if supervisord restarted any service of the current run (a crash).
 qtp_no_restarts() {
     qtp_restarts

@@ -143,6 +143,7 @@ qtp_within "$(sj .pnl)" "$PNL_BC" "$TOL" \
 qtp_ok "pnl $(sj .pnl) (bc: $PNL_BC, tolerance $TOL), cash $(sj .cash) == Redis, fees $(sj .fees)"
 cp "$QTP_RUN/fills.tsv" "$QTP_TMP/fills_a.tsv"
 qtp_run_down
+qtp_clean_exits
 
 # ================================================================== run B (determinism)
 paper_run b
