@@ -155,7 +155,7 @@ demo: all
 	scripts/demo
 
 bench: all
-	scripts/bench $(BUILD)
+	@scripts/bench $(BUILD)
 
 # libFuzzer builds (clang): `make fuzz FUZZ_SECONDS=60`.
 FUZZ_SECONDS ?= 30
