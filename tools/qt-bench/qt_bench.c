@@ -37,6 +37,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "qt_bus.h"
 #include "qt_cli.h"
@@ -66,13 +67,14 @@ static void on_signal(int sig) {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: qt-bench zmq-hop [--n N] [--rate R] [--payload bar]\n"
+            "usage: qt-bench zmq-hop [--n N] [--rate R] [--payload bar] [--raw]\n"
             "       qt-bench machine\n"
             "       qt-bench rss [NAME=]PID...\n"
             "       qt-bench pipeline [--config FILE] [--timeout S] [--fills]\n"
             "  zmq-hop   one-hop ZeroMQ latency (round trip / 2), N messages (default 20000)\n"
             "            at R msg/s (default 10000); payload: real BTC 4h bars from\n"
             "            $QT_DATA_DIR (default ../shared/data)/" BAR_FILE "\n"
+            "            --raw: baseline, the echo forwards frames untouched (plain libzmq)\n"
             "  machine   cores, CPU model, memory\n"
             "  rss       resident set size (kB) of each process\n"
             "  pipeline  throughput and bar->fill latency of a finished replay (Kafka)\n"
@@ -373,6 +375,51 @@ out:
     return rc;
 }
 
+/* Child, --raw baseline: forward every [topic][payload] message untouched with plain
+ * libzmq (no decode, no validation, no re-encode, no stamping). The difference between
+ * this hop and echo_main's is what qt_bus + qt_envelope cost on one side. */
+static int echo_raw_main(const char *ep_in, const char *ep_out, pid_t parent) {
+    int rc = 0;
+    void *ctx = zmq_ctx_new();
+    void *sub = ctx ? zmq_socket(ctx, ZMQ_SUB) : NULL;
+    void *pub = ctx ? zmq_socket(ctx, ZMQ_PUB) : NULL;
+    int linger = 0, hwm = 100000;
+    if (sub == NULL || pub == NULL ||
+        zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(pub, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(pub, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0) != 0 || zmq_connect(sub, ep_in) != 0 ||
+        zmq_bind(pub, ep_out) != 0) {
+        fprintf(stderr, "%s: echo --raw: cannot set up sockets: %s\n", g_prog, zmq_strerror(zmq_errno()));
+        rc = EXIT_FAIL;
+        goto out;
+    }
+    while (!g_stop && getppid() == parent) {
+        zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 100) <= 0)
+            continue;
+        /* Forward every frame of the message as it came, keeping the MORE flag. */
+        for (;;) {
+            zmq_msg_t msg;
+            zmq_msg_init(&msg);
+            if (zmq_msg_recv(&msg, sub, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&msg);
+                break;
+            }
+            int more = zmq_msg_more(&msg);
+            (void)zmq_msg_send(&msg, pub, (more ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+            zmq_msg_close(&msg);
+            if (!more)
+                break;
+        }
+    }
+out:
+    if (sub) zmq_close(sub);
+    if (pub) zmq_close(pub);
+    if (ctx) zmq_ctx_term(ctx);
+    return rc;
+}
+
 typedef struct {
     qt_sub_t *sub;
     int64_t *recv_ns;     /* written by the receiver thread only; read after join */
@@ -416,8 +463,13 @@ static void *rx_main(void *arg) {
 
 static int cmd_zmq_hop(int argc, char **argv, int i) {
     uint64_t n = 20000, rate = 10000;
+    bool raw = false;
     for (; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--raw") == 0) {
+            raw = true;
+            continue;
+        }
         if (strcmp(a, "--n") == 0 || strcmp(a, "--rate") == 0 || strcmp(a, "--payload") == 0) {
             if (i + 1 >= argc) return qt_cli_usage_error(g_prog, "%s needs a value", a);
             const char *v = argv[++i];
@@ -469,7 +521,7 @@ static int cmd_zmq_hop(int argc, char **argv, int i) {
     }
     if (child == 0) {
         free(rows);
-        int crc = echo_main(ep_a, ep_b, parent);
+        int crc = raw ? echo_raw_main(ep_a, ep_b, parent) : echo_main(ep_a, ep_b, parent);
         _exit(crc);
     }
 
@@ -538,6 +590,23 @@ static int cmd_zmq_hop(int argc, char **argv, int i) {
             if (target - now > 200000) qt_clock_sleep_ns(clock, target - now - 100000);
         }
         bar_env(&env, &bar, &rows[k % nrows]);
+        if (raw) {
+            /* Baseline: the bytes are ready before the clock starts, as a pure transport. */
+            env.seq = k + 1;
+            env.source = (char *)"qt-bench";
+            env.publish_time_ns = qt_clock_now_ns(clock);
+            size_t blen = 0;
+            uint8_t *bytes = qt_env_encode(&env, &blen);
+            if (bytes == NULL) {
+                rc = EXIT_FAIL;
+                goto out;
+            }
+            send_ns[k] = qt_clock_mono_ns(clock);
+            if (qt_pub_send_raw(pub, BAR_TOPIC, bytes, blen) != 0) send_fail++;
+            free(bytes);
+            sent++;
+            continue;
+        }
         send_ns[k] = qt_clock_mono_ns(clock);
         if (qt_pub_send(pub, BAR_TOPIC, &env) != 0) send_fail++;
         sent++;
@@ -584,6 +653,7 @@ static int cmd_zmq_hop(int argc, char **argv, int i) {
     json_object_set_new(l, "send_failed", json_integer((json_int_t)send_fail));
     json_object_set_new(l, "rate_per_s", json_integer((json_int_t)rate));
     json_object_set_new(l, "payload", json_string("bar"));
+    json_object_set_new(l, "echo", json_string(raw ? "raw forward (baseline)" : "decode+validate+encode"));
     json_object_set_new(l, "duration_s", json_real(round3((double)elapsed / 1e9)));
     json_object_set_new(root, "zmq_hop_latency_us", l);
     print_json(root);
