@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qt_symtab.h"
+
 /* ------------------------------------------------------------------ helpers */
 
 static const char *const status_names[] = {"NONE", "NEW", "FILLED", "REJECTED", "EXPIRED"};
@@ -162,10 +164,8 @@ struct exec_store_t {
     store_kind_t kind;
     qt_fixed_t initial_cash;
     /* memory */
-    exec_order_t *orders;     /* sorted by coid */
-    size_t n, cap;
-    exec_position_t *pos;     /* sorted by symbol */
-    size_t npos, cappos;
+    qt_symtab_t orders;       /* exec_order_t by coid */
+    qt_symtab_t pos;          /* exec_position_t by symbol */
     qt_fixed_t cash;
     bool cash_set;
     /* redis */
@@ -180,6 +180,8 @@ exec_store_t *exec_store_new_mem(qt_fixed_t initial_cash)
         return NULL;
     s->kind = STORE_MEM;
     s->initial_cash = initial_cash;
+    QT_SYMTAB_INIT(&s->orders, exec_order_t, coid, 0);
+    QT_SYMTAB_INIT(&s->pos, exec_position_t, symbol, 0);
     return s;
 }
 
@@ -201,88 +203,46 @@ void exec_store_destroy(exec_store_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    free((*self_p)->orders);
-    free((*self_p)->pos);
+    qt_symtab_free(&(*self_p)->orders);
+    qt_symtab_free(&(*self_p)->pos);
     free(*self_p);
     *self_p = NULL;
 }
 
 /* --- memory implementation */
 
-static exec_order_t *mem_find(exec_store_t *s, const char *coid, size_t *ins)
+static exec_order_t *mem_find(exec_store_t *s, const char *coid)
 {
-    size_t lo = 0, hi = s->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(s->orders[mid].coid, coid);
-        if (c == 0)
-            return &s->orders[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (ins)
-        *ins = lo;
-    return NULL;
+    return qt_symtab_find(&s->orders, coid);
 }
 
 static exec_position_t *mem_pos(exec_store_t *s, const char *symbol, bool create)
 {
-    size_t lo = 0, hi = s->npos;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(s->pos[mid].symbol, symbol);
-        if (c == 0)
-            return &s->pos[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
     if (!create)
-        return NULL;
-    if (s->npos == s->cappos) {
-        size_t cap = s->cappos ? s->cappos * 2 : 16;
-        exec_position_t *np = realloc(s->pos, cap * sizeof(*np));
-        if (!np)
-            return NULL;
-        s->pos = np;
-        s->cappos = cap;
-    }
-    memmove(&s->pos[lo + 1], &s->pos[lo], (s->npos - lo) * sizeof(*s->pos));
-    memset(&s->pos[lo], 0, sizeof(*s->pos));
-    snprintf(s->pos[lo].symbol, sizeof(s->pos[lo].symbol), "%s", symbol);
-    s->npos++;
-    return &s->pos[lo];
+        return qt_symtab_find(&s->pos, symbol);
+    void *p = NULL;
+    (void)qt_symtab_upsert(&s->pos, symbol, &p);
+    return p;
 }
 
 static int mem_claim(exec_store_t *s, const exec_order_t *o, exec_order_t *stored)
 {
-    size_t ins = 0;
-    exec_order_t *e = mem_find(s, o->coid, &ins);
-    if (e) {
-        *stored = *e;
+    void *p = NULL;
+    qt_symtab_rc_t rc = qt_symtab_upsert(&s->orders, o->coid, &p);
+    if (rc == QT_SYMTAB_FOUND) {
+        *stored = *(exec_order_t *)p;
         return 0;
     }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        exec_order_t *no = realloc(s->orders, cap * sizeof(*no));
-        if (!no)
-            return -1;
-        s->orders = no;
-        s->cap = cap;
-    }
-    memmove(&s->orders[ins + 1], &s->orders[ins], (s->n - ins) * sizeof(*s->orders));
-    s->orders[ins] = *o;
-    s->n++;
+    if (rc != QT_SYMTAB_INSERTED)
+        return -1;
+    *(exec_order_t *)p = *o;
     return 1;
 }
 
 static int mem_fill(exec_store_t *s, const exec_order_t *o, qt_fixed_t qd, qt_fixed_t cd,
                     exec_order_t *stored)
 {
-    exec_order_t *e = mem_find(s, o->coid, NULL);
+    exec_order_t *e = mem_find(s, o->coid);
     if (!e)
         return -1;
     if (e->status != EXEC_ST_NEW) {
@@ -309,7 +269,7 @@ static int mem_fill(exec_store_t *s, const exec_order_t *o, qt_fixed_t qd, qt_fi
 
 static int mem_expire(exec_store_t *s, const exec_order_t *o, exec_order_t *stored)
 {
-    exec_order_t *e = mem_find(s, o->coid, NULL);
+    exec_order_t *e = mem_find(s, o->coid);
     if (!e)
         return -1;
     if (e->status != EXEC_ST_NEW) {
@@ -622,7 +582,7 @@ int exec_store_expire(exec_store_t *self, const exec_order_t *o, exec_order_t *s
 int exec_store_get(exec_store_t *self, const char *coid, exec_order_t *out)
 {
     if (self->kind == STORE_MEM) {
-        exec_order_t *e = mem_find(self, coid, NULL);
+        exec_order_t *e = mem_find(self, coid);
         if (!e)
             return 0;
         *out = *e;
@@ -678,13 +638,16 @@ int exec_store_positions(exec_store_t *self, exec_position_t **out, size_t *n)
 {
     if (self->kind == STORE_REDIS)
         return redis_positions(self, out, n);
-    exec_position_t *p = calloc(self->npos + 1, sizeof(*p));
+    size_t np = qt_symtab_size(&self->pos);
+    exec_position_t *p = calloc(np + 1, sizeof(*p));
     if (!p)
         return -1;
     size_t k = 0;
-    for (size_t i = 0; i < self->npos; i++)
-        if (self->pos[i].qty != 0)
-            p[k++] = self->pos[i];
+    for (size_t i = 0; i < np; i++) {
+        const exec_position_t *e = qt_symtab_at(&self->pos, i);
+        if (e->qty != 0)
+            p[k++] = *e;
+    }
     *out = p;
     *n = k;
     return 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "qt_envelope.h"
+#include "qt_symtab.h"
 
 typedef struct {
     int64_t t;
@@ -19,8 +20,7 @@ typedef struct {
 } paper_series_t;
 
 struct paper_broker_t {
-    paper_series_t *series;   /* sorted by symbol */
-    size_t n, cap;
+    qt_symtab_t series;       /* paper_series_t by symbol */
 };
 
 void paper_config_defaults(paper_config_t *cfg)
@@ -43,7 +43,10 @@ const char *paper_config_check(const paper_config_t *cfg)
 
 paper_broker_t *paper_broker_new(void)
 {
-    return calloc(1, sizeof(paper_broker_t));
+    paper_broker_t *self = calloc(1, sizeof(paper_broker_t));
+    if (self)
+        QT_SYMTAB_INIT(&self->series, paper_series_t, symbol, 0);
+    return self;
 }
 
 void paper_broker_destroy(paper_broker_t **self_p)
@@ -51,31 +54,11 @@ void paper_broker_destroy(paper_broker_t **self_p)
     if (!self_p || !*self_p)
         return;
     paper_broker_t *self = *self_p;
-    for (size_t i = 0; i < self->n; i++)
-        free(self->series[i].bars);
-    free(self->series);
+    for (size_t i = 0; i < qt_symtab_size(&self->series); i++)
+        free(((paper_series_t *)qt_symtab_at(&self->series, i))->bars);
+    qt_symtab_free(&self->series);
     free(self);
     *self_p = NULL;
-}
-
-/* Index of symbol, or the insertion point with *found = false. */
-static size_t series_find(const paper_broker_t *self, const char *symbol, bool *found)
-{
-    size_t lo = 0, hi = self->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(self->series[mid].symbol, symbol);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *found = false;
-    return lo;
 }
 
 /* First bar index with t > after (n when none). */
@@ -98,23 +81,10 @@ int paper_broker_add_bar(paper_broker_t *self, const char *symbol, int64_t open_
     if (!self || !symbol || !symbol[0] || strlen(symbol) > QT_MAX_SYMBOL || open <= 0 ||
         open_time_ms < 0)
         return -1;
-    bool found;
-    size_t i = series_find(self, symbol, &found);
-    if (!found) {
-        if (self->n == self->cap) {
-            size_t cap = self->cap ? self->cap * 2 : 16;
-            paper_series_t *ns = realloc(self->series, cap * sizeof(*ns));
-            if (!ns)
-                return -1;
-            self->series = ns;
-            self->cap = cap;
-        }
-        memmove(&self->series[i + 1], &self->series[i], (self->n - i) * sizeof(paper_series_t));
-        memset(&self->series[i], 0, sizeof(paper_series_t));
-        snprintf(self->series[i].symbol, sizeof(self->series[i].symbol), "%s", symbol);
-        self->n++;
-    }
-    paper_series_t *s = &self->series[i];
+    void *found = NULL;
+    if (qt_symtab_upsert(&self->series, symbol, &found) < 0)
+        return -1;
+    paper_series_t *s = found;
     /* Common case: append in time order. */
     size_t pos = (s->n && s->bars[s->n - 1].t < open_time_ms) ? s->n
                                                                : bar_upper(s, open_time_ms - 1);
@@ -140,11 +110,9 @@ int paper_broker_next_bar(const paper_broker_t *self, const char *symbol, int64_
 {
     if (!self || !symbol)
         return 0;
-    bool found;
-    size_t i = series_find(self, symbol, &found);
-    if (!found)
+    const paper_series_t *s = qt_symtab_find(&self->series, symbol);
+    if (!s)
         return 0;
-    const paper_series_t *s = &self->series[i];
     size_t k = bar_upper(s, after_ms);
     if (k >= s->n)
         return 0;
@@ -157,14 +125,13 @@ int paper_broker_next_bar(const paper_broker_t *self, const char *symbol, int64_
 
 size_t paper_broker_bar_count(const paper_broker_t *self, const char *symbol)
 {
-    bool found;
-    size_t i = series_find(self, symbol, &found);
-    return found ? self->series[i].n : 0;
+    const paper_series_t *s = qt_symtab_find(&self->series, symbol);
+    return s ? s->n : 0;
 }
 
 size_t paper_broker_symbols(const paper_broker_t *self)
 {
-    return self->n;
+    return qt_symtab_size(&self->series);
 }
 
 bool paper_fill_calc(const paper_config_t *cfg, Qt__V1__Side side, qt_fixed_t qty,

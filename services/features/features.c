@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qt_symtab.h"
+
 #define STATE_MAGIC 0x45465451u   /* "QTFE" */
 #define STATE_VERSION 1u
 
@@ -22,10 +24,16 @@ typedef struct {
     qt_ind_rvol_t rvol;
 } sym_t;
 
+/* The table holds pointers: a sym_t is several KiB (indicator rings), too big to
+ * shift on every insert; pointers to it stay valid across inserts. */
+typedef struct {
+    char symbol[FEATURES_SYMBOL_MAX + 1];
+    sym_t *s;
+} sym_slot_t;
+
 struct features_t {
     features_cfg_t cfg;
-    sym_t **syms;             /* sorted by symbol */
-    size_t nsyms;
+    qt_symtab_t syms;         /* sym_slot_t by symbol, <= cfg.max_symbols */
     bool has_wm;
     int64_t last_wm_t;
     uint64_t since_wm;        /* vectors emitted since the last forwarded watermark */
@@ -65,17 +73,19 @@ features_t *features_new(const features_cfg_t *cfg) {
     features_t *self = calloc(1, sizeof *self);
     if (!self) return NULL;
     self->cfg = *cfg;
+    QT_SYMTAB_INIT(&self->syms, sym_slot_t, symbol, cfg->max_symbols);
     return self;
 }
 
-static void free_syms(sym_t **syms, size_t n) {
-    for (size_t i = 0; i < n; i++) free(syms[i]);
-    free(syms);
+static void free_syms(qt_symtab_t *syms) {
+    for (size_t i = 0; i < qt_symtab_size(syms); i++)
+        free(((sym_slot_t *)qt_symtab_at(syms, i))->s);
+    qt_symtab_free(syms);
 }
 
 void features_destroy(features_t **self_p) {
     if (!self_p || !*self_p) return;
-    free_syms((*self_p)->syms, (*self_p)->nsyms);
+    free_syms(&(*self_p)->syms);
     free(*self_p);
     *self_p = NULL;
 }
@@ -88,23 +98,6 @@ static bool name_ok(const char *s, size_t max) {
         if (!isalnum(c) && c != '_' && c != '-' && c != '.') return false;
     }
     return true;
-}
-
-/* Binary search; returns index of match or insertion point, *found set. */
-static size_t find_sym(sym_t *const *syms, size_t n, const char *symbol, bool *found) {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(syms[mid]->symbol, symbol);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    *found = false;
-    return lo;
 }
 
 static bool sym_init(sym_t *s, const features_cfg_t *c, const char *symbol,
@@ -126,35 +119,29 @@ features_rc_t features_on_bar(features_t *self, const Qt__V1__Bar *bar, features
         self->stats.invalid++;
         return FEATURES_INVALID;
     }
-    bool found;
-    size_t at = find_sym(self->syms, self->nsyms, bar->symbol, &found);
+    void *found = NULL;
+    qt_symtab_rc_t rc = qt_symtab_upsert(&self->syms, bar->symbol, &found);
+    sym_slot_t *slot = found;
     sym_t *s;
-    if (found) {
-        s = self->syms[at];
+    if (rc == QT_SYMTAB_FOUND) {
+        s = slot->s;
         if (bar->open_time_ms <= s->last_t) {
             self->stats.duplicates++;
             return FEATURES_DUPLICATE;
         }
     } else {
-        if (self->nsyms >= self->cfg.max_symbols) {
+        if (rc != QT_SYMTAB_INSERTED) {   /* max_symbols reached or out of memory */
             self->stats.full++;
             return FEATURES_FULL;
         }
-        sym_t **ns = realloc(self->syms, (self->nsyms + 1) * sizeof *ns);
-        if (!ns) {
-            self->stats.full++;
-            return FEATURES_FULL;
-        }
-        self->syms = ns;
         s = malloc(sizeof *s);
         if (!s || !sym_init(s, &self->cfg, bar->symbol, bar->interval)) {
             free(s);
+            (void)qt_symtab_remove(&self->syms, bar->symbol);
             self->stats.invalid++;
             return FEATURES_INVALID;
         }
-        memmove(&self->syms[at + 1], &self->syms[at], (self->nsyms - at) * sizeof *self->syms);
-        self->syms[at] = s;
-        self->nsyms++;
+        slot->s = s;
     }
     double close = qt_fixed_to_double(bar->close);
     /* close > 0 and finite, so every update below succeeds. */
@@ -211,7 +198,7 @@ bool features_on_watermark(features_t *self, const Qt__V1__Watermark *wm,
 }
 
 const features_stats_t *features_stats(const features_t *self) { return &self->stats; }
-size_t features_symbol_count(const features_t *self) { return self->nsyms; }
+size_t features_symbol_count(const features_t *self) { return qt_symtab_size(&self->syms); }
 
 void features_save(const features_t *self, qt_buf_t *b) {
     const features_cfg_t *c = &self->cfg;
@@ -225,9 +212,10 @@ void features_save(const features_t *self, qt_buf_t *b) {
     qt_buf_put_u32(b, self->has_wm ? 1u : 0u);
     qt_buf_put_i64(b, self->last_wm_t);
     qt_buf_put_u64(b, self->since_wm);
-    qt_buf_put_u32(b, (uint32_t)self->nsyms);
-    for (size_t i = 0; i < self->nsyms; i++) {
-        const sym_t *s = self->syms[i];
+    size_t nsyms = qt_symtab_size(&self->syms);
+    qt_buf_put_u32(b, (uint32_t)nsyms);
+    for (size_t i = 0; i < nsyms; i++) {
+        const sym_t *s = ((const sym_slot_t *)qt_symtab_at(&self->syms, i))->s;
         qt_buf_put_str(b, s->symbol);
         qt_buf_put_str(b, s->interval);
         qt_buf_put_i64(b, s->last_t);
@@ -252,9 +240,9 @@ bool features_load(features_t *self, qt_reader_t *r) {
         w[1] != c->sma_slow || w[2] != c->ema_fast || w[3] != c->ema_slow || w[4] != c->rvol ||
         has_wm > 1 || n > c->max_symbols)
         return false;
-    sym_t **syms = calloc(n ? n : 1, sizeof *syms);
-    if (!syms) return false;
-    size_t got = 0;
+    qt_symtab_t syms;
+    QT_SYMTAB_INIT(&syms, sym_slot_t, symbol, c->max_symbols);
+    if (!qt_symtab_reserve(&syms, n ? n : 1)) return false;
     bool ok = true;
     for (uint32_t i = 0; i < n && ok; i++) {
         sym_t *s = malloc(sizeof *s);
@@ -262,14 +250,20 @@ bool features_load(features_t *self, qt_reader_t *r) {
             ok = false;
             break;
         }
-        syms[got++] = s;
         char sym[FEATURES_SYMBOL_MAX + 1], iv[FEATURES_INTERVAL_MAX + 1];
         qt_read_str(r, sym, sizeof sym);
         qt_read_str(r, iv, sizeof iv);
+        const sym_slot_t *prev = i > 0 ? qt_symtab_at(&syms, i - 1) : NULL;
+        void *slot = NULL;
         ok = !r->err && name_ok(sym, FEATURES_SYMBOL_MAX) && name_ok(iv, FEATURES_INTERVAL_MAX) &&
-             sym_init(s, c, sym, iv);
-        if (!ok) break;
-        if (i > 0 && strcmp(syms[i - 1]->symbol, s->symbol) >= 0) ok = false;  /* sorted, unique */
+             sym_init(s, c, sym, iv) &&
+             !(prev && strcmp(prev->symbol, s->symbol) >= 0) &&   /* sorted, unique */
+             qt_symtab_upsert(&syms, s->symbol, &slot) == QT_SYMTAB_INSERTED;
+        if (!ok) {
+            free(s);
+            break;
+        }
+        ((sym_slot_t *)slot)->s = s;
         s->last_t = qt_read_i64(r);
         ok = ok && !r->err && qt_ind_sma_load(&s->sma_fast, r, c->sma_fast) &&
              qt_ind_sma_load(&s->sma_slow, r, c->sma_slow) &&
@@ -282,12 +276,11 @@ bool features_load(features_t *self, qt_reader_t *r) {
              s->last_t != INT64_MIN;
     }
     if (!ok || !qt_reader_done(r)) {
-        free_syms(syms, got);
+        free_syms(&syms);
         return false;
     }
-    free_syms(self->syms, self->nsyms);
+    free_syms(&self->syms);
     self->syms = syms;
-    self->nsyms = n;
     self->has_wm = has_wm == 1;
     self->last_wm_t = last_wm;
     self->since_wm = since;

@@ -10,14 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qt_symtab.h"
+
 #define SNAPSHOT_VERSION 1u
 
 struct optimizer_t {
     optimizer_config_t cfg;
     int64_t last_emitted_ms;      /* INT64_MIN: nothing emitted yet */
     int64_t batch_time_ms;        /* INT64_MIN: no pending batch */
-    optimizer_signal_t *pending;  /* sorted by symbol */
-    size_t n_pending, cap_pending;
+    qt_symtab_t pending;          /* optimizer_signal_t by symbol, <= OPTIMIZER_MAX_PENDING */
     uint64_t superseded;
 };
 
@@ -214,6 +215,7 @@ optimizer_t *optimizer_new(const optimizer_config_t *cfg)
     self->cfg = *cfg;
     self->last_emitted_ms = INT64_MIN;
     self->batch_time_ms = INT64_MIN;
+    QT_SYMTAB_INIT(&self->pending, optimizer_signal_t, symbol, OPTIMIZER_MAX_PENDING);
     return self;
 }
 
@@ -221,15 +223,15 @@ void optimizer_destroy(optimizer_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    free((*self_p)->pending);
+    qt_symtab_free(&(*self_p)->pending);
     free(*self_p);
     *self_p = NULL;
 }
 
 static void drop_batch(optimizer_t *self)
 {
-    self->superseded += self->n_pending;
-    self->n_pending = 0;
+    self->superseded += qt_symtab_size(&self->pending);
+    qt_symtab_clear(&self->pending);
     self->batch_time_ms = INT64_MIN;
 }
 
@@ -239,38 +241,23 @@ optimizer_sig_result_t optimizer_on_signal(optimizer_t *self, const optimizer_si
         return OPT_SIG_INVALID;
     if (sig->bar_time_ms <= self->last_emitted_ms)
         return OPT_SIG_STALE;
-    if (self->n_pending > 0 && sig->bar_time_ms < self->batch_time_ms)
+    size_t n_pending = qt_symtab_size(&self->pending);
+    if (n_pending > 0 && sig->bar_time_ms < self->batch_time_ms)
         return OPT_SIG_STALE;
-    if (self->n_pending > 0 && sig->bar_time_ms > self->batch_time_ms)
+    if (n_pending > 0 && sig->bar_time_ms > self->batch_time_ms)
         drop_batch(self);
-    /* Same symbol in this batch: overwrite (pending is sorted by symbol). */
-    size_t lo = 0, hi = self->n_pending;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(self->pending[mid].symbol, sig->symbol);
-        if (c == 0) {
-            self->pending[mid] = *sig;
-            return OPT_SIG_ACCEPTED;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+    /* Same symbol in this batch: overwrite. */
+    void *slot = NULL;
+    qt_symtab_rc_t rc = qt_symtab_upsert(&self->pending, sig->symbol, &slot);
+    if (rc == QT_SYMTAB_FOUND) {
+        *(optimizer_signal_t *)slot = *sig;
+        return OPT_SIG_ACCEPTED;
     }
-    if (self->n_pending >= OPTIMIZER_MAX_PENDING)
+    if (rc == QT_SYMTAB_FULL)
         return OPT_SIG_INVALID;
-    if (self->n_pending == self->cap_pending) {
-        size_t cap = self->cap_pending ? self->cap_pending * 2 : 16;
-        optimizer_signal_t *p = realloc(self->pending, cap * sizeof *p);
-        if (!p)
-            return OPT_SIG_ERROR;
-        self->pending = p;
-        self->cap_pending = cap;
-    }
-    memmove(&self->pending[lo + 1], &self->pending[lo],
-            (self->n_pending - lo) * sizeof *self->pending);
-    self->pending[lo] = *sig;
-    self->n_pending++;
+    if (rc != QT_SYMTAB_INSERTED)
+        return OPT_SIG_ERROR;
+    *(optimizer_signal_t *)slot = *sig;
     self->batch_time_ms = sig->bar_time_ms;
     return OPT_SIG_ACCEPTED;
 }
@@ -281,14 +268,15 @@ optimizer_wm_result_t optimizer_on_watermark(optimizer_t *self, int64_t t,
     memset(out, 0, sizeof *out);
     if (t <= self->last_emitted_ms)
         return OPT_WM_DUPLICATE;
-    bool use_batch = self->n_pending > 0 && self->batch_time_ms == t;
-    if (optimizer_solve(&self->cfg, use_batch ? self->pending : NULL,
-                        use_batch ? self->n_pending : 0, t, out) != 0)
+    size_t n_pending = qt_symtab_size(&self->pending);
+    bool use_batch = n_pending > 0 && self->batch_time_ms == t;
+    if (optimizer_solve(&self->cfg, use_batch ? qt_symtab_data(&self->pending) : NULL,
+                        use_batch ? n_pending : 0, t, out) != 0)
         return OPT_WM_ERROR;
     if (use_batch) {
-        self->n_pending = 0;
+        qt_symtab_clear(&self->pending);
         self->batch_time_ms = INT64_MIN;
-    } else if (self->n_pending > 0 && self->batch_time_ms < t) {
+    } else if (n_pending > 0 && self->batch_time_ms < t) {
         drop_batch(self);
     }
     self->last_emitted_ms = t;
@@ -296,7 +284,7 @@ optimizer_wm_result_t optimizer_on_watermark(optimizer_t *self, int64_t t,
 }
 
 int64_t optimizer_last_emitted(const optimizer_t *self) { return self->last_emitted_ms; }
-size_t optimizer_pending(const optimizer_t *self) { return self->n_pending; }
+size_t optimizer_pending(const optimizer_t *self) { return qt_symtab_size(&self->pending); }
 int64_t optimizer_batch_time(const optimizer_t *self) { return self->batch_time_ms; }
 uint64_t optimizer_superseded(const optimizer_t *self) { return self->superseded; }
 
@@ -305,9 +293,10 @@ void optimizer_save(const optimizer_t *self, qt_buf_t *out)
     qt_buf_put_u32(out, SNAPSHOT_VERSION);
     qt_buf_put_i64(out, self->last_emitted_ms);
     qt_buf_put_i64(out, self->batch_time_ms);
-    qt_buf_put_u32(out, (uint32_t)self->n_pending);
-    for (size_t i = 0; i < self->n_pending; i++) {
-        const optimizer_signal_t *s = &self->pending[i];
+    size_t n_pending = qt_symtab_size(&self->pending);
+    qt_buf_put_u32(out, (uint32_t)n_pending);
+    for (size_t i = 0; i < n_pending; i++) {
+        const optimizer_signal_t *s = qt_symtab_at(&self->pending, i);
         qt_buf_put_str(out, s->symbol);
         qt_buf_put_i64(out, s->bar_time_ms);
         qt_buf_put_f64(out, s->score);
@@ -326,14 +315,13 @@ bool optimizer_load(optimizer_t *self, qt_reader_t *r)
     uint32_t n = qt_read_u32(r);
     if (r->err || n > OPTIMIZER_MAX_PENDING)
         return false;
-    optimizer_signal_t *p = NULL;
-    if (n > 0) {
-        p = calloc(n, sizeof *p);
-        if (!p)
-            return false;
-    }
+    qt_symtab_t p;
+    QT_SYMTAB_INIT(&p, optimizer_signal_t, symbol, OPTIMIZER_MAX_PENDING);
+    if (!qt_symtab_reserve(&p, n))
+        return false;
     for (uint32_t i = 0; i < n; i++) {
-        optimizer_signal_t *s = &p[i];
+        optimizer_signal_t sig = {0}, *s = &sig;
+        const optimizer_signal_t *prev = i > 0 ? qt_symtab_at(&p, i - 1) : NULL;
         qt_read_str(r, s->symbol, sizeof s->symbol);
         s->bar_time_ms = qt_read_i64(r);
         s->score = qt_read_f64(r);
@@ -344,20 +332,24 @@ bool optimizer_load(optimizer_t *self, qt_reader_t *r)
          * valid symbols strictly increasing, finite numbers. */
         if (r->err || ready > 1u || !symbol_ok(s->symbol) || s->bar_time_ms != batch ||
             batch <= last || !isfinite(s->score) || !isfinite(s->volatility) ||
-            (i > 0 && strcmp(p[i - 1].symbol, s->symbol) >= 0)) {
-            free(p);
+            (prev && strcmp(prev->symbol, s->symbol) >= 0)) {
+            qt_symtab_free(&p);
             return false;
         }
         s->ready = ready == 1u;
+        void *slot = NULL;
+        if (qt_symtab_upsert(&p, s->symbol, &slot) != QT_SYMTAB_INSERTED) {
+            qt_symtab_free(&p);
+            return false;
+        }
+        *(optimizer_signal_t *)slot = *s;
     }
     if (!qt_reader_done(r) || (n == 0 && batch != INT64_MIN)) {
-        free(p);
+        qt_symtab_free(&p);
         return false;
     }
-    free(self->pending);
+    qt_symtab_free(&self->pending);
     self->pending = p;
-    self->n_pending = n;
-    self->cap_pending = n;
     self->last_emitted_ms = last;
     self->batch_time_ms = batch;
     return true;

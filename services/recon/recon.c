@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qt_symtab.h"
+
 struct recon_t {
     qt_fixed_t initial_cash, cash;
-    recon_pos_t *pos;          /* rebuilt, sorted by symbol (zeros kept) */
-    size_t npos, cappos;
-    recon_pos_t *snap;         /* broker snapshot since the last watermark */
-    size_t nsnap, capsnap;
+    qt_symtab_t pos;           /* recon_pos_t rebuilt, by symbol (zeros kept) */
+    qt_symtab_t snap;          /* recon_pos_t: broker snapshot since the last watermark */
     char **ids;                /* open-addressing set of fill ids */
     size_t nids, capids;
     uint64_t fills, dups;
@@ -22,6 +22,8 @@ recon_t *recon_new(qt_fixed_t initial_cash)
     if (!r)
         return NULL;
     r->initial_cash = r->cash = initial_cash;
+    QT_SYMTAB_INIT(&r->pos, recon_pos_t, symbol, 0);
+    QT_SYMTAB_INIT(&r->snap, recon_pos_t, symbol, 0);
     r->capids = 1024;
     r->ids = calloc(r->capids, sizeof(char *));
     if (!r->ids) {
@@ -39,8 +41,8 @@ void recon_destroy(recon_t **self_p)
     for (size_t i = 0; i < r->capids; i++)
         free(r->ids[i]);
     free(r->ids);
-    free(r->pos);
-    free(r->snap);
+    qt_symtab_free(&r->pos);
+    qt_symtab_free(&r->snap);
     free(r);
     *self_p = NULL;
 }
@@ -90,35 +92,11 @@ static bool sym_ok(const char *s)
     return n > 0 && n <= QT_MAX_SYMBOL;
 }
 
-static recon_pos_t *pos_get(recon_pos_t **arr, size_t *n, size_t *cap, const char *sym,
-                            bool create)
+static recon_pos_t *pos_get(qt_symtab_t *t, const char *sym)
 {
-    size_t lo = 0, hi = *n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp((*arr)[mid].symbol, sym);
-        if (c == 0)
-            return &(*arr)[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (!create)
-        return NULL;
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        recon_pos_t *na = realloc(*arr, nc * sizeof(*na));
-        if (!na)
-            return NULL;
-        *arr = na;
-        *cap = nc;
-    }
-    memmove(&(*arr)[lo + 1], &(*arr)[lo], (*n - lo) * sizeof(recon_pos_t));
-    memset(&(*arr)[lo], 0, sizeof(recon_pos_t));
-    snprintf((*arr)[lo].symbol, sizeof((*arr)[lo].symbol), "%s", sym);
-    (*n)++;
-    return &(*arr)[lo];
+    void *p = NULL;
+    (void)qt_symtab_upsert(t, sym, &p);
+    return p;
 }
 
 int recon_on_fill(recon_t *self, const Qt__V1__Fill *f)
@@ -134,7 +112,7 @@ int recon_on_fill(recon_t *self, const Qt__V1__Fill *f)
     }
     qt_fixed_t notional, cash, q;
     bool buy = f->side == QT__V1__SIDE__SIDE_BUY;
-    recon_pos_t *p = pos_get(&self->pos, &self->npos, &self->cappos, f->symbol, true);
+    recon_pos_t *p = pos_get(&self->pos, f->symbol);
     if (!p || !qt_fixed_mul(f->price, f->qty, &notional) ||
         !qt_fixed_sub(self->cash, buy ? notional : -notional, &cash) ||
         !qt_fixed_sub(cash, f->fee, &cash) || !qt_fixed_add(p->qty, buy ? f->qty : -f->qty, &q))
@@ -161,7 +139,7 @@ int recon_on_position(recon_t *self, const Qt__V1__Position *pos)
 {
     if (!pos || !sym_ok(pos->symbol))
         return -1;
-    recon_pos_t *p = pos_get(&self->snap, &self->nsnap, &self->capsnap, pos->symbol, true);
+    recon_pos_t *p = pos_get(&self->snap, pos->symbol);
     if (!p)
         return -1;
     p->qty = pos->qty;
@@ -186,26 +164,28 @@ void recon_check_positions(const recon_t *self, recon_report_t *rep, const recon
                            size_t n, const char *source)
 {
     /* merge two sorted lists (rebuilt may contain zeros; broker lists may too) */
+    const recon_pos_t *mine = qt_symtab_data(&self->pos);
+    size_t npos = qt_symtab_size(&self->pos);
     size_t i = 0, j = 0;
-    while (i < self->npos || j < n) {
+    while (i < npos || j < n) {
         int c;
-        if (i >= self->npos)
+        if (i >= npos)
             c = 1;
         else if (j >= n)
             c = -1;
         else
-            c = strcmp(self->pos[i].symbol, pos[j].symbol);
+            c = strcmp(mine[i].symbol, pos[j].symbol);
         if (c < 0) {
-            if (self->pos[i].qty != 0)
-                detail_add(rep, self->pos[i].symbol, self->pos[i].qty, 0, source);
+            if (mine[i].qty != 0)
+                detail_add(rep, mine[i].symbol, mine[i].qty, 0, source);
             i++;
         } else if (c > 0) {
             if (pos[j].qty != 0)
                 detail_add(rep, pos[j].symbol, 0, pos[j].qty, source);
             j++;
         } else {
-            if (self->pos[i].qty != pos[j].qty)
-                detail_add(rep, pos[j].symbol, self->pos[i].qty, pos[j].qty, source);
+            if (mine[i].qty != pos[j].qty)
+                detail_add(rep, pos[j].symbol, mine[i].qty, pos[j].qty, source);
             i++;
             j++;
         }
@@ -219,11 +199,6 @@ void recon_check_cash(const recon_t *self, recon_report_t *rep, qt_fixed_t broke
         detail_add(rep, "cash", self->cash, broker_cash, source);
 }
 
-static int cmp_pos(const void *a, const void *b)
-{
-    return strcmp(((const recon_pos_t *)a)->symbol, ((const recon_pos_t *)b)->symbol);
-}
-
 int recon_on_watermark(recon_t *self, bool end_of_stream, recon_report_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -232,21 +207,25 @@ int recon_on_watermark(recon_t *self, bool end_of_stream, recon_report_t *out)
     out->fills_seen = self->fills;
     out->duplicate_fills = self->dups;
     out->cash = self->cash;
-    out->rebuilt = calloc(self->npos + 1, sizeof(recon_pos_t));
-    out->broker = calloc(self->nsnap + 1, sizeof(recon_pos_t));
+    size_t npos = qt_symtab_size(&self->pos), nsnap = qt_symtab_size(&self->snap);
+    out->rebuilt = calloc(npos + 1, sizeof(recon_pos_t));
+    out->broker = calloc(nsnap + 1, sizeof(recon_pos_t));
     if (!out->rebuilt || !out->broker) {
         recon_report_free(out);
         return -1;
     }
-    for (size_t i = 0; i < self->npos; i++)
-        if (self->pos[i].qty != 0)
-            out->rebuilt[out->n_rebuilt++] = self->pos[i];
-    for (size_t i = 0; i < self->nsnap; i++)
-        if (self->snap[i].qty != 0)
-            out->broker[out->n_broker++] = self->snap[i];
-    qsort(out->broker, out->n_broker, sizeof(recon_pos_t), cmp_pos);
+    for (size_t i = 0; i < npos; i++) {
+        const recon_pos_t *p = qt_symtab_at(&self->pos, i);
+        if (p->qty != 0)
+            out->rebuilt[out->n_rebuilt++] = *p;
+    }
+    for (size_t i = 0; i < nsnap; i++) {   /* the snapshot table is in symbol order */
+        const recon_pos_t *p = qt_symtab_at(&self->snap, i);
+        if (p->qty != 0)
+            out->broker[out->n_broker++] = *p;
+    }
     recon_check_positions(self, out, out->broker, out->n_broker, "broker");
-    self->nsnap = 0;
+    qt_symtab_clear(&self->snap);
     return 0;
 }
 
@@ -262,10 +241,8 @@ void recon_report_free(recon_report_t *rep)
 
 qt_fixed_t recon_position(const recon_t *self, const char *symbol)
 {
-    for (size_t i = 0; i < self->npos; i++)
-        if (strcmp(self->pos[i].symbol, symbol) == 0)
-            return self->pos[i].qty;
-    return 0;
+    const recon_pos_t *p = qt_symtab_find(&self->pos, symbol);
+    return p ? p->qty : 0;
 }
 qt_fixed_t recon_cash(const recon_t *self) { return self->cash; }
 uint64_t recon_fills_seen(const recon_t *self) { return self->fills; }

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qt_symtab.h"
+
 #define SNAPSHOT_VERSION 2u   /* 1: no cash_est (refused) */
 
 typedef struct {
@@ -26,8 +28,7 @@ struct risk_t {
     int64_t last_target_ms;
     int64_t last_wm_ms;
     qt_fixed_t cash;    /* cash_est, >= 0 */
-    risk_pos_t *pos;    /* sorted by symbol */
-    size_t n_pos, cap_pos;
+    qt_symtab_t pos;    /* risk_pos_t by symbol */
 };
 
 void risk_config_defaults(risk_config_t *cfg)
@@ -109,6 +110,7 @@ risk_t *risk_new(const risk_config_t *cfg)
     self->last_target_ms = INT64_MIN;
     self->last_wm_ms = INT64_MIN;
     self->cash = cfg->capital;
+    QT_SYMTAB_INIT(&self->pos, risk_pos_t, symbol, 0);
     return self;
 }
 
@@ -116,54 +118,40 @@ void risk_destroy(risk_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    free((*self_p)->pos);
+    qt_symtab_free(&(*self_p)->pos);
     free(*self_p);
     *self_p = NULL;
 }
 
-/* Binary search in a sorted position array: index if found, else -(insert point)-1. */
-static long pos_find(const risk_pos_t *pos, size_t n, const char *symbol)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(pos[mid].symbol, symbol);
-        if (c == 0)
-            return (long)mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -(long)lo - 1;
-}
-
 qt_fixed_t risk_position(const risk_t *self, const char *symbol)
 {
-    long i = pos_find(self->pos, self->n_pos, symbol);
-    return i >= 0 ? self->pos[i].qty : 0;
+    const risk_pos_t *p = qt_symtab_find(&self->pos, symbol);
+    return p ? p->qty : 0;
 }
 
-size_t risk_open_positions(const risk_t *self) { return self->n_pos; }
+size_t risk_open_positions(const risk_t *self) { return qt_symtab_size(&self->pos); }
 int64_t risk_last_target(const risk_t *self) { return self->last_target_ms; }
 int64_t risk_last_watermark(const risk_t *self) { return self->last_wm_ms; }
 
 bool risk_position_at(const risk_t *self, size_t i, const char **symbol, qt_fixed_t *qty,
                       qt_fixed_t *last_price)
 {
-    if (i >= self->n_pos)
+    const risk_pos_t *p = qt_symtab_at(&self->pos, i);
+    if (!p)
         return false;
     if (symbol)
-        *symbol = self->pos[i].symbol;
+        *symbol = p->symbol;
     if (qty)
-        *qty = self->pos[i].qty;
+        *qty = p->qty;
     if (last_price)
-        *last_price = self->pos[i].price;
+        *last_price = p->price;
     return true;
 }
 
-static bool gross_of(const risk_pos_t *pos, size_t n, qt_fixed_t *out)
+static bool gross_of(const qt_symtab_t *t, qt_fixed_t *out)
 {
+    const risk_pos_t *pos = qt_symtab_data(t);
+    size_t n = qt_symtab_size(t);
     qt_fixed_t g = 0;
     for (size_t i = 0; i < n; i++) {
         qt_fixed_t v;
@@ -176,7 +164,7 @@ static bool gross_of(const risk_pos_t *pos, size_t n, qt_fixed_t *out)
 
 bool risk_gross_exposure(const risk_t *self, qt_fixed_t *out)
 {
-    return gross_of(self->pos, self->n_pos, out);
+    return gross_of(&self->pos, out);
 }
 
 qt_fixed_t risk_cash(const risk_t *self) { return self->cash; }
@@ -184,7 +172,7 @@ qt_fixed_t risk_cash(const risk_t *self) { return self->cash; }
 bool risk_equity(const risk_t *self, qt_fixed_t *out)
 {
     qt_fixed_t g;
-    return gross_of(self->pos, self->n_pos, &g) && qt_fixed_add(self->cash, g, out);
+    return gross_of(&self->pos, &g) && qt_fixed_add(self->cash, g, out);
 }
 
 bool risk_on_watermark(risk_t *self, int64_t t)
@@ -330,30 +318,21 @@ static int cmp_buy_order(const void *a, const void *b)
     return strcmp(x->symbol, y->symbol);
 }
 
-/* Sets (or removes, qty == 0) a position in the sorted work array (capacity suffices). */
-static void work_set(risk_pos_t *pos, size_t *n, const char *symbol, qt_fixed_t qty,
-                     qt_fixed_t price)
+/* Sets (or removes, qty == 0) a position in the work table (capacity reserved, so an
+ * insert cannot fail). */
+static void work_set(qt_symtab_t *work, const char *symbol, qt_fixed_t qty, qt_fixed_t price)
 {
-    long i = pos_find(pos, *n, symbol);
-    if (i >= 0) {
-        if (qty == 0) {
-            memmove(&pos[i], &pos[i + 1], (*n - (size_t)i - 1) * sizeof *pos);
-            (*n)--;
-        } else {
-            pos[i].qty = qty;
-            pos[i].price = price;
-        }
+    if (qty == 0) {
+        (void)qt_symtab_remove(work, symbol);
         return;
     }
-    if (qty == 0)
-        return;
-    size_t at = (size_t)(-i - 1);
-    memmove(&pos[at + 1], &pos[at], (*n - at) * sizeof *pos);
-    memset(&pos[at], 0, sizeof pos[at]);
-    snprintf(pos[at].symbol, sizeof pos[at].symbol, "%s", symbol);
-    pos[at].qty = qty;
-    pos[at].price = price;
-    (*n)++;
+    void *slot = NULL;
+    (void)qt_symtab_upsert(work, symbol, &slot);
+    risk_pos_t *p = slot;
+    if (p) {
+        p->qty = qty;
+        p->price = price;
+    }
 }
 
 static risk_status_t validate_target(const risk_target_t *t)
@@ -374,8 +353,8 @@ static risk_status_t validate_target(const risk_target_t *t)
 
 /* Processes one buy leg against the work positions; fills *d. false on overflow. */
 static bool do_buy(const risk_config_t *cfg, const leg_t *leg, int64_t bar_time_ms,
-                   Qt__V1__KillSwitchTier tier, qt_fixed_t requested, risk_pos_t *work,
-                   size_t *n_work, qt_fixed_t *cash, risk_decision_t *d)
+                   Qt__V1__KillSwitchTier tier, qt_fixed_t requested, qt_symtab_t *work,
+                   qt_fixed_t *cash, risk_decision_t *d)
 {
     decision_init(d, leg, bar_time_ms, QT__V1__SIDE__SIDE_BUY, requested, tier);
     qt_fixed_t req_notional;
@@ -399,9 +378,10 @@ static bool do_buy(const risk_config_t *cfg, const leg_t *leg, int64_t bar_time_
         add_reason(d, RISK_CODE_KILL_SWITCH, "kill switch THROTTLE scales buys",
                    req_notional, scaled_notional);
     }
-    if (leg->held == 0 && *n_work >= cfg->max_open_positions) {
+    size_t n_work = qt_symtab_size(work);
+    if (leg->held == 0 && n_work >= cfg->max_open_positions) {
         add_reason(d, RISK_CODE_MAX_OPEN_POSITIONS, "buy would open one position too many",
-                   (qt_fixed_t)(*n_work + 1) * QT_FIXED_SCALE,
+                   (qt_fixed_t)(n_work + 1) * QT_FIXED_SCALE,
                    (qt_fixed_t)cfg->max_open_positions * QT_FIXED_SCALE);
         return true;
     }
@@ -422,7 +402,7 @@ static bool do_buy(const risk_config_t *cfg, const leg_t *leg, int64_t bar_time_
     /* Gross exposure after the buy: other positions + this one (a buy leg was not sold
      * before, so its work position is exactly `held` at `price`). */
     qt_fixed_t gross, held_notional, others, gross_after;
-    if (!gross_of(work, *n_work, &gross) || !qt_fixed_mul(leg->held, leg->price, &held_notional))
+    if (!gross_of(work, &gross) || !qt_fixed_mul(leg->held, leg->price, &held_notional))
         return false;
     if (!qt_fixed_sub(gross, held_notional, &others) || !qt_fixed_add(leg->held, qty, &total) ||
         !qt_fixed_mul(total, leg->price, &after) || !qt_fixed_add(others, after, &gross_after))
@@ -469,7 +449,7 @@ static bool do_buy(const risk_config_t *cfg, const leg_t *leg, int64_t bar_time_
         return false;
     d->approved = true;
     d->approved_qty = qty;
-    work_set(work, n_work, leg->symbol, total, leg->price);
+    work_set(work, leg->symbol, total, leg->price);
     return true;
 }
 
@@ -501,30 +481,34 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
     const risk_config_t *cfg = &self->cfg;
     bool flatten = tier == QT__V1__KILL_SWITCH_TIER__KS_FLATTEN_ALL;
 
-    size_t max_legs = self->n_pos + target->n_positions;
+    size_t n_pos = qt_symtab_size(&self->pos);
+    size_t max_legs = n_pos + target->n_positions;
     if (max_legs > RISK_MAX_SYMBOLS * 2)
         return RISK_INVALID;
     leg_t *legs = calloc(max_legs ? max_legs : 1, sizeof *legs);
     leg_t **buys = calloc(max_legs ? max_legs : 1, sizeof *buys);
-    risk_pos_t *work = calloc(max_legs ? max_legs : 1, sizeof *work);
+    qt_symtab_t work;
+    QT_SYMTAB_INIT(&work, risk_pos_t, symbol, 0);
+    bool reserved = qt_symtab_reserve(&work, max_legs ? max_legs : 1);
     risk_decision_t *dec = calloc(max_legs ? max_legs : 1, sizeof *dec);
-    if (!legs || !buys || !work || !dec) {
+    if (!legs || !buys || !reserved || !dec) {
         st = RISK_ERROR;
         goto fail;
     }
     /* Union of held and target symbols. */
     size_t n_legs = 0;
-    for (size_t i = 0; i < self->n_pos; i++) {
+    for (size_t i = 0; i < n_pos; i++) {
+        const risk_pos_t *held = qt_symtab_at(&self->pos, i);
         leg_t *l = &legs[n_legs++];
-        memcpy(l->symbol, self->pos[i].symbol, sizeof l->symbol);
-        l->held = self->pos[i].qty;
-        l->price = self->pos[i].price;
+        memcpy(l->symbol, held->symbol, sizeof l->symbol);
+        l->held = held->qty;
+        l->price = held->price;
         l->weight = 0.0;
     }
     for (size_t i = 0; i < target->n_positions; i++) {
         const risk_target_pos_t *p = &target->positions[i];
         leg_t *l = NULL;
-        for (size_t j = 0; j < self->n_pos; j++)
+        for (size_t j = 0; j < n_pos; j++)
             if (strcmp(legs[j].symbol, p->symbol) == 0)
                 l = &legs[j];
         if (!l) {
@@ -539,13 +523,10 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
 
     /* Work positions start as the held ones, valued at this target's prices (the last
      * known price for a symbol the target does not list); so does the equity. */
-    size_t n_work = 0;
     qt_fixed_t cash = self->cash, equity = self->cash;
     for (size_t i = 0; i < n_legs; i++) {
         if (legs[i].held > 0) {
-            work[n_work] = (risk_pos_t){.qty = legs[i].held, .price = legs[i].price};
-            memcpy(work[n_work].symbol, legs[i].symbol, sizeof work[n_work].symbol);
-            n_work++;
+            work_set(&work, legs[i].symbol, legs[i].held, legs[i].price);
             qt_fixed_t value;
             if (!qt_fixed_mul(legs[i].held, legs[i].price, &value) ||
                 !qt_fixed_add(equity, value, &equity)) {
@@ -633,7 +614,7 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
             st = RISK_INVALID;   /* beyond fixed-point range */
             goto fail;
         }
-        work_set(work, &n_work, l->symbol, l->held - qty, l->price);
+        work_set(&work, l->symbol, l->held - qty, l->price);
     }
 
     /* Buys, by descending weight then symbol. */
@@ -670,8 +651,7 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
             out->skipped_min_notional++;
             continue;
         }
-        if (!do_buy(cfg, l, target->bar_time_ms, tier, requested, work, &n_work, &cash,
-                    &dec[n_dec])) {
+        if (!do_buy(cfg, l, target->bar_time_ms, tier, requested, &work, &cash, &dec[n_dec])) {
             st = RISK_INVALID;   /* beyond fixed-point range */
             goto fail;
         }
@@ -679,10 +659,8 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
     }
 
     /* Commit (work positions already carry each leg's latest reference price). */
-    free(self->pos);
+    qt_symtab_free(&self->pos);
     self->pos = work;
-    self->n_pos = n_work;
-    self->cap_pos = max_legs;
     self->cash = cash;
     self->last_target_ms = target->bar_time_ms;
     out->decisions = dec;
@@ -697,7 +675,7 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
 fail:
     free(legs);
     free(buys);
-    free(work);
+    qt_symtab_free(&work);
     free(dec);
     out->skipped_min_notional = 0;
     out->skipped_band = 0;
@@ -712,11 +690,13 @@ void risk_save(const risk_t *self, qt_buf_t *out)
     qt_buf_put_i64(out, self->last_target_ms);
     qt_buf_put_i64(out, self->last_wm_ms);
     qt_buf_put_i64(out, self->cash);
-    qt_buf_put_u32(out, (uint32_t)self->n_pos);
-    for (size_t i = 0; i < self->n_pos; i++) {
-        qt_buf_put_str(out, self->pos[i].symbol);
-        qt_buf_put_i64(out, self->pos[i].qty);
-        qt_buf_put_i64(out, self->pos[i].price);
+    size_t n_pos = qt_symtab_size(&self->pos);
+    qt_buf_put_u32(out, (uint32_t)n_pos);
+    for (size_t i = 0; i < n_pos; i++) {
+        const risk_pos_t *p = qt_symtab_at(&self->pos, i);
+        qt_buf_put_str(out, p->symbol);
+        qt_buf_put_i64(out, p->qty);
+        qt_buf_put_i64(out, p->price);
     }
 }
 
@@ -730,27 +710,31 @@ bool risk_load(risk_t *self, qt_reader_t *r)
     uint32_t n = qt_read_u32(r);
     if (r->err || cash < 0 || n > RISK_MAX_SYMBOLS)
         return false;
-    risk_pos_t *p = calloc(n ? n : 1, sizeof *p);
-    if (!p)
+    qt_symtab_t p;
+    QT_SYMTAB_INIT(&p, risk_pos_t, symbol, 0);
+    if (!qt_symtab_reserve(&p, n ? n : 1))
         return false;
     for (uint32_t i = 0; i < n; i++) {
-        qt_read_str(r, p[i].symbol, sizeof p[i].symbol);
-        p[i].qty = qt_read_i64(r);
-        p[i].price = qt_read_i64(r);
-        if (r->err || !symbol_ok(p[i].symbol) || p[i].qty <= 0 || p[i].price <= 0 ||
-            (i > 0 && strcmp(p[i - 1].symbol, p[i].symbol) >= 0)) {
-            free(p);
+        risk_pos_t rec = {0};
+        const risk_pos_t *prev = i > 0 ? qt_symtab_at(&p, i - 1) : NULL;
+        qt_read_str(r, rec.symbol, sizeof rec.symbol);
+        rec.qty = qt_read_i64(r);
+        rec.price = qt_read_i64(r);
+        void *slot = NULL;
+        if (r->err || !symbol_ok(rec.symbol) || rec.qty <= 0 || rec.price <= 0 ||
+            (prev && strcmp(prev->symbol, rec.symbol) >= 0) ||
+            qt_symtab_upsert(&p, rec.symbol, &slot) != QT_SYMTAB_INSERTED) {
+            qt_symtab_free(&p);
             return false;
         }
+        *(risk_pos_t *)slot = rec;
     }
     if (!qt_reader_done(r)) {
-        free(p);
+        qt_symtab_free(&p);
         return false;
     }
-    free(self->pos);
+    qt_symtab_free(&self->pos);
     self->pos = p;
-    self->n_pos = n;
-    self->cap_pos = n;
     self->cash = cash;
     self->last_target_ms = last_target;
     self->last_wm_ms = last_wm;

@@ -27,6 +27,7 @@
 #include "qt_log.h"
 #include "qt_money.h"
 #include "qt_redis.h"
+#include "qt_symtab.h"
 
 /* A small open-addressing set of strings (ids seen), so duplicates are counted once. */
 typedef struct {
@@ -82,29 +83,13 @@ typedef struct {
     qt_fixed_t last_close; /* from bars */
 } sym_t;
 
-typedef struct {
-    sym_t *syms;
-    size_t n, cap;
-} sym_table_t;
-
-static sym_t *sym_get(sym_table_t *t, const char *symbol)
+/* Find-or-create. Aborts on OOM (a CLI tool); decoded envelopes carry symbols of at most
+ * QT_MAX_SYMBOL chars, so a key that does not fit cannot reach here either. */
+static sym_t *sym_get(qt_symtab_t *t, const char *symbol)
 {
-    for (size_t i = 0; i < t->n; i++)
-        if (strcmp(t->syms[i].symbol, symbol) == 0) return &t->syms[i];
-    if (t->n == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 64;
-        t->syms = realloc(t->syms, t->cap * sizeof *t->syms);
-        if (!t->syms) abort();
-    }
-    sym_t *s = &t->syms[t->n++];
-    memset(s, 0, sizeof *s);
-    snprintf(s->symbol, sizeof s->symbol, "%s", symbol);
+    void *s = NULL;
+    if (qt_symtab_upsert(t, symbol, &s) < 0) abort();
     return s;
-}
-
-static int sym_cmp(const void *a, const void *b)
-{
-    return strcmp(((const sym_t *)a)->symbol, ((const sym_t *)b)->symbol);
 }
 
 typedef struct {
@@ -114,7 +99,7 @@ typedef struct {
     qt_fixed_t cash, fees, initial_cash;
     bool overflow;
     id_set_t seen;
-    sym_table_t syms;
+    qt_symtab_t syms;      /* sym_t by symbol */
 } report_t;
 
 static void fmt_money(qt_fixed_t v, char *buf, size_t len)
@@ -314,6 +299,7 @@ int main(int argc, char **argv)
     }
     report_t r;
     memset(&r, 0, sizeof r);
+    QT_SYMTAB_INIT(&r.syms, sym_t, symbol, 0);
     r.initial_cash = qt_config_money(exec_cfg, "initial_cash", true, 0);
     r.cash = r.initial_cash;
     const char *brokers = qt_config_str(cfg, "kafka.brokers", NULL);
@@ -344,13 +330,12 @@ int main(int argc, char **argv)
     qt_redis_destroy(&redis);
 
     /* Mark to market at each symbol's last close. */
-    qsort(r.syms.syms, r.syms.n, sizeof *r.syms.syms, sym_cmp);
     qt_fixed_t equity = r.cash;
     json_t *positions = json_object();
     char buf[QT_FIXED_STRLEN];
     size_t open_positions = 0;
-    for (size_t i = 0; i < r.syms.n; i++) {
-        sym_t *s = &r.syms.syms[i];
+    for (size_t i = 0; i < qt_symtab_size(&r.syms); i++) {   /* in symbol order */
+        sym_t *s = qt_symtab_at(&r.syms, i);
         if (s->qty == 0) continue;
         open_positions++;
         qt_fixed_t value;
@@ -434,7 +419,7 @@ int main(int argc, char **argv)
     }
     json_decref(sum);
     id_set_free(&r.seen);
-    free(r.syms.syms);
+    qt_symtab_free(&r.syms);
     qt_config_destroy(&exec_cfg);
     qt_config_destroy(&cfg);
     return rc;
