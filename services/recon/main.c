@@ -68,6 +68,9 @@ static void publish_report(app_t *a, const recon_report_t *rep, int64_t t_ms)
     if (qt_service_publish(a->svc, "recon.report", qt_service_topic(a->svc, "recon"), "recon",
                            &env) == 0)
         qt_counter_inc(a->c_reports);
+    /* qt_service_publish restores the caller's source after stamping its copies; the
+     * Redis copy names its producer too. */
+    env.source = (char *)a->svc->instance;
     char *json = qt_env_to_json(&env);
     if (json) {
         redisReply *r = qt_redis_cmd(a->svc->redis, "SET qt:recon:last %s", json);
