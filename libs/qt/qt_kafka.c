@@ -329,9 +329,28 @@ int qt_kproducer_send_env(qt_kproducer_t *self, const char *topic, const char *k
 
 int qt_kproducer_flush(qt_kproducer_t *self, int timeout_ms)
 {
+    return qt_kproducer_flush_ticking(self, timeout_ms, 0, NULL, NULL);
+}
+
+int qt_kproducer_flush_ticking(qt_kproducer_t *self, int timeout_ms, int slice_ms,
+                               void (*tick)(void *arg), void *arg)
+{
     if (!self)
         return -1;
-    rd_kafka_resp_err_t e = rd_kafka_flush(self->rk, timeout_ms < 0 ? 0 : timeout_ms);
+    int left = timeout_ms < 0 ? 0 : timeout_ms;
+    if (slice_ms <= 0 || !tick)
+        slice_ms = left;
+    rd_kafka_resp_err_t e;
+    for (;;) {
+        int slice = left < slice_ms ? left : slice_ms;
+        /* rd_kafka_flush returns early once the queue is empty, so `left` is an upper
+         * bound of the time still allowed. */
+        e = rd_kafka_flush(self->rk, slice);
+        left -= slice;
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR || left <= 0)
+            break;
+        tick(arg);
+    }
     bool failed = self->failed_total != self->failed_at_flush;
     self->failed_at_flush = self->failed_total;
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {

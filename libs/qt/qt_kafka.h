@@ -41,6 +41,11 @@ int qt_kproducer_send_env(qt_kproducer_t *self, const char *topic, const char *k
 /* Wait until everything queued is delivered. 0 when all delivered; -1 on timeout or if
  * any delivery failed since the last flush. */
 int qt_kproducer_flush(qt_kproducer_t *self, int timeout_ms);
+/* qt_kproducer_flush in slices of slice_ms, calling tick(arg) between slices: a long
+ * flush (broker down) must not silence the caller's heartbeat, or the watchdog takes a
+ * healthy service for a dead one. Same result as qt_kproducer_flush. */
+int qt_kproducer_flush_ticking(qt_kproducer_t *self, int timeout_ms, int slice_ms,
+                               void (*tick)(void *arg), void *arg);
 /* Serve delivery callbacks without blocking. */
 void qt_kproducer_poll(qt_kproducer_t *self);
 /* Total delivery failures since creation (monotone). A caller that sees it grow

@@ -460,6 +460,20 @@ void qt_service_tick(qt_service_t *self)
     }
 }
 
+static void tick_cb(void *arg)
+{
+    qt_service_tick(arg);
+}
+
+int qt_service_flush(qt_service_t *self, int timeout_ms)
+{
+    if (!self || !self->producer)
+        return 0;
+    /* 250 ms slices: well inside any heartbeat SLA, cheap when the broker is healthy
+     * (the first slice returns as soon as the queue is empty). */
+    return qt_kproducer_flush_ticking(self->producer, timeout_ms, 250, tick_cb, self);
+}
+
 void qt_service_note_processed(qt_service_t *self, int64_t event_time_ms)
 {
     if (!self)

@@ -75,6 +75,10 @@ void qt_service_note_processed(qt_service_t *self, int64_t event_time_ms);
  * (may be NULL) with key. 0 ok, -1 if either failed. */
 int qt_service_publish(qt_service_t *self, const char *zmq_topic, const char *kafka_topic,
                        const char *key, qt_env_t *env);
+/* Flush the Kafka producer (up to timeout_ms), sending heartbeats while it waits:
+ * qt_kproducer_flush semantics (0 all delivered; -1 timeout or a delivery failed). Every
+ * service flushes through this, never with a bare blocking flush. */
+int qt_service_flush(qt_service_t *self, int timeout_ms);
 /* Kafka topic name from services.yml "topics.<logical>" (e.g. "bars" -> "qt.bars"). */
 const char *qt_service_topic(qt_service_t *self, const char *logical);
 /* Kill switch tier, cached for up to 250 ms; fails closed (KS_NO_NEW). Exposed as the

@@ -56,7 +56,7 @@ static int stage_checkpoint(stage_t *st)
     qt_service_t *svc = st->svc;
     int backoff = BACKOFF_MIN_MS;
     for (;;) {
-        int rc = qt_kproducer_flush(svc->producer, 5000);
+        int rc = qt_service_flush(svc, 5000);
         if (qt_kproducer_delivery_failures(svc->producer) != st->failures_at_ckpt) {
             qt_log_kv(QT_LOG_ERROR, "stage_output_lost", "why",
                       "a Kafka delivery failed since the last checkpoint; exiting to replay "

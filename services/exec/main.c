@@ -49,7 +49,7 @@ static int64_t io_now(void *ctx)
 static int io_batch_done(void *ctx, int64_t t, bool eos, int64_t next_offset)
 {
     app_t *a = ctx;
-    if (qt_kproducer_flush(a->svc->producer, 10000) != 0) {
+    if (qt_service_flush(a->svc, 10000) != 0) {
         qt_log_kv(QT_LOG_WARN, "flush_failed", "detail", "checkpoint deferred", NULL);
         return -1;
     }

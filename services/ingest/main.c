@@ -384,7 +384,7 @@ int main(int argc, char **argv) {
         int64_t backoff = 100000000LL;
         for (;;) {
             bool pub_ok = publish_batch(&a, &b);
-            int frc = a.svc->producer ? qt_kproducer_flush(a.svc->producer, 10000) : 0;
+            int frc = qt_service_flush(a.svc, 10000);
             if (pub_ok && frc == 0) break;
             qt_counter_inc(a.flush_fail);
             qt_log_kv(QT_LOG_WARN, "batch_retry", "reason", pub_ok ? "kafka_flush" : "publish", NULL);

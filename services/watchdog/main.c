@@ -149,7 +149,7 @@ int main(int argc, char **argv)
         kenv.body_case = QT__V1__ENVELOPE__BODY_KILLSWITCH;
         kenv.killswitch = &ks;
         if (qt_service_publish(svc, "ctl.killswitch", control, "killswitch", &kenv) != 0 ||
-            qt_kproducer_flush(svc->producer, 5000) != 0)
+            qt_service_flush(svc, 5000) != 0)
             qt_log_kv(QT_LOG_WARN, "killswitch_publish_failed", "detail",
                       "Redis holds the state; the control topic mirror is behind", NULL);
     }
