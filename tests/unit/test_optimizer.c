@@ -13,92 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/qt_testdata.h"
 #include "optimizer/optimizer.h"
 #include "qt_money.h"
 
 /* ---- real data ---------------------------------------------------------------- */
 
-typedef struct {
-    int64_t *t;
-    qt_fixed_t *close;
-    double *closed;
-    size_t n;
-} series_t;
-
-static void series_free(series_t *s)
-{
-    free(s->t);
-    free(s->close);
-    free(s->closed);
-    memset(s, 0, sizeof *s);
-}
-
-/* Loads a freqtrade JSON file [[ms,o,h,l,c,v],...]; closes parsed exactly. */
-static void load_pair(const char *pair, series_t *s)
-{
-    const char *dir = getenv("QT_DATA_DIR");
-    char path[512];
-    snprintf(path, sizeof path, "%s/raw/djienne-3EMA_SRSI_ATR-binance/4h/%s-4h.json",
-             dir && *dir ? dir : "../shared/data", pair);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        fail();
-    }
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)len + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
-    text[len] = '\0';
-    fclose(f);
-    size_t cap = (size_t)len / 40 + 16;
-    memset(s, 0, sizeof *s);
-    s->t = malloc(cap * sizeof *s->t);
-    s->close = malloc(cap * sizeof *s->close);
-    s->closed = malloc(cap * sizeof *s->closed);
-    assert_true(s->t && s->close && s->closed);
-    const char *p = strchr(text, '[');
-    assert_non_null(p);
-    p++;
-    while ((p = strchr(p, '[')) != NULL) {
-        p++;
-        const char *tok[6];
-        size_t toklen[6];
-        for (int k = 0; k < 6; k++) {
-            while (*p == ' ' || *p == ',')
-                p++;
-            tok[k] = p;
-            while (*p && strchr("0123456789.eE+-", *p))
-                p++;
-            toklen[k] = (size_t)(p - tok[k]);
-            assert_true(toklen[k] > 0);
-        }
-        assert_true(s->n < cap);
-        s->t[s->n] = strtoll(tok[0], NULL, 10);
-        assert_int_equal(qt_fixed_parse_n(tok[4], toklen[4], &s->close[s->n]), QT_MONEY_OK);
-        s->closed[s->n] = strtod(tok[4], NULL);
-        s->n++;
-    }
-    free(text);
-    assert_true(s->n > 100);
-}
-
-static long index_of(const series_t *s, int64_t t)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (s->t[i] == t)
-            return (long)i;
-    return -1;
-}
-
 /* Sample stddev of the 20 log returns ending at index i. */
-static double vol20(const series_t *s, long i)
+static double vol20(const qt_bars_t *s, long i)
 {
     double r[20], m = 0.0, v = 0.0;
     for (int k = 0; k < 20; k++) {
-        r[k] = log(s->closed[i - 19 + k] / s->closed[i - 20 + k]);
+        r[k] = log(qt_fixed_to_double(s->bars[i - 19 + k].close) /
+                   qt_fixed_to_double(s->bars[i - 20 + k].close));
         m += r[k];
     }
     m /= 20.0;
@@ -317,13 +244,13 @@ static void test_real_cross_section(void **state)
     optimizer_signal_t s[5];
     double vol[5];
     for (int k = 0; k < 5; k++) {
-        series_t ser;
-        load_pair(PAIRS5[k], &ser);
-        long i = index_of(&ser, LAST_BAR);
+        qt_bars_t ser;
+        qt_testdata_load_4h(PAIRS5[k], &ser);
+        long i = qt_testdata_index_of(&ser, LAST_BAR);
         assert_true(i >= 20);
         vol[k] = vol20(&ser, i);
-        s[k] = mksig(PAIRS5[k], LAST_BAR, 0.3, vol[k], ser.close[i], true);
-        series_free(&ser);
+        s[k] = mksig(PAIRS5[k], LAST_BAR, 0.3, vol[k], ser.bars[i].close, true);
+        qt_bars_free(&ser);
     }
     /* The realised vols of 2022-10-11 (sanity: BTC calmest, XRP wildest). */
     assert_true(fabs(vol[0] - 0.0025421675778527) < 1e-12);
@@ -364,11 +291,11 @@ static const char *PAIRS10[10] = {"BTC_USDT", "ETH_USDT", "BNB_USDT", "ADA_USDT"
 static void test_real_rolling_properties(void **state)
 {
     (void)state;
-    series_t ser[10];
+    qt_bars_t ser[10];
     long end[10];
     for (int k = 0; k < 10; k++) {
-        load_pair(PAIRS10[k], &ser[k]);
-        end[k] = index_of(&ser[k], LAST_BAR);
+        qt_testdata_load_4h(PAIRS10[k], &ser[k]);
+        end[k] = qt_testdata_index_of(&ser[k], LAST_BAR);
         assert_true(end[k] > 400);
     }
     optimizer_config_t cfg;
@@ -381,11 +308,11 @@ static void test_real_rolling_properties(void **state)
         int64_t tbar = 0;
         for (int k = 0; k < 10; k++) {
             long i = end[k] - bar;
-            tbar = ser[k].t[i];
-            s[k] = mksig(PAIRS10[k], tbar, 0.5, vol20(&ser[k], i), ser[k].close[i], true);
+            tbar = ser[k].bars[i].t_ms;
+            s[k] = mksig(PAIRS10[k], tbar, 0.5, vol20(&ser[k], i), ser[k].bars[i].close, true);
         }
         for (int k = 1; k < 10; k++)
-            assert_int_equal(ser[k].t[end[k] - bar], tbar);   /* aligned bars */
+            assert_int_equal(ser[k].bars[end[k] - bar].t_ms, tbar);   /* aligned bars */
         optimizer_target_t a, b;
         assert_int_equal(optimizer_solve(&cfg, s, 10, tbar, &a), 0);
         for (int k = 9; k > 0; k--) {   /* seeded Fisher-Yates */
@@ -427,7 +354,7 @@ static void test_real_rolling_properties(void **state)
     }
     assert_true(checked > 300);
     for (int k = 0; k < 10; k++)
-        series_free(&ser[k]);
+        qt_bars_free(&ser[k]);
 }
 
 /* ---- batches ------------------------------------------------------------------- */
@@ -517,13 +444,13 @@ static void test_save_load(void **state)
     assert_int_equal(optimizer_on_watermark(a, LAST_BAR - BAR_MS, &ta), OPT_WM_EMIT);
     optimizer_target_free(&ta);
     for (int k = 0; k < 5; k++) {
-        series_t ser;
-        load_pair(PAIRS5[k], &ser);
-        long i = index_of(&ser, LAST_BAR);
-        optimizer_signal_t s = mksig(PAIRS5[k], LAST_BAR, 0.3, vol20(&ser, i), ser.close[i],
+        qt_bars_t ser;
+        qt_testdata_load_4h(PAIRS5[k], &ser);
+        long i = qt_testdata_index_of(&ser, LAST_BAR);
+        optimizer_signal_t s = mksig(PAIRS5[k], LAST_BAR, 0.3, vol20(&ser, i), ser.bars[i].close,
                                      true);
         assert_int_equal(optimizer_on_signal(a, &s), OPT_SIG_ACCEPTED);
-        series_free(&ser);
+        qt_bars_free(&ser);
     }
     qt_buf_t buf;
     qt_buf_init(&buf);

@@ -7,71 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
+#include "../lib/qt_testdata.h"
 #include "exec/paper.h"
-
-typedef struct {
-    int64_t t;
-    int64_t open;
-} bar_t;
-
-/* Decimal text -> 1e-8 fixed point, exact (the files have <= 8 decimals). */
-static int64_t dec_to_fixed(const char *s, size_t n)
-{
-    int64_t ip = 0, fp = 0;
-    int fd = 0;
-    size_t i = 0;
-    for (; i < n && s[i] != '.'; i++)
-        ip = ip * 10 + (s[i] - '0');
-    if (i < n)
-        for (i++; i < n && fd < 8; i++, fd++)
-            fp = fp * 10 + (s[i] - '0');
-    for (; fd < 8; fd++)
-        fp *= 10;
-    return ip * 100000000LL + fp;
-}
-
-/* Loads [[ms,o,h,l,c,v],...] (freqtrade) keeping (ms, open). */
-static bar_t *load_bars(const char *pair, size_t *n)
-{
-    const char *dir = getenv("QT_DATA_DIR");
-    char path[512];
-    snprintf(path, sizeof(path), "%s/raw/djienne-3EMA_SRSI_ATR-binance/4h/%s-4h.json",
-             dir ? dir : "../shared/data", pair);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *txt = malloc((size_t)len + 1);
-    assert_non_null(txt);
-    assert_int_equal(fread(txt, 1, (size_t)len, f), (size_t)len);
-    txt[len] = 0;
-    fclose(f);
-    size_t cap = 1024, k = 0;
-    bar_t *bars = malloc(cap * sizeof(*bars));
-    const char *p = txt + 1; /* skip outer '[' */
-    while ((p = strchr(p, '['))) {
-        p++;
-        const char *c1 = strchr(p, ',');
-        const char *c2 = strchr(c1 + 1, ',');
-        if (k == cap) {
-            cap *= 2;
-            bars = realloc(bars, cap * sizeof(*bars));
-        }
-        bars[k].t = strtoll(p, NULL, 10);
-        bars[k].open = dec_to_fixed(c1 + 1, (size_t)(c2 - c1 - 1));
-        k++;
-        p = c2;
-    }
-    free(txt);
-    *n = k;
-    return bars;
-}
 
 /* round(num / den) half to even, den > 0 */
 static int64_t rdiv(__int128 num, int64_t den)
@@ -90,30 +27,32 @@ static int64_t rdiv(__int128 num, int64_t den)
 static void test_real_first_bars(void **state)
 {
     (void)state;
-    size_t n;
-    bar_t *btc = load_bars("BTC_USDT", &n);
+    qt_bars_t data;
+    qt_testdata_load_4h("BTC_USDT", &data);
+    const qt_bar_t *btc = data.bars;
+    size_t n = data.n;
     assert_true(n > 10000);
     /* the file's first two candles */
-    assert_int_equal(btc[0].t, 1502942400000LL);
+    assert_int_equal(btc[0].t_ms, 1502942400000LL);
     assert_int_equal(btc[0].open, 426148000000LL);   /* 4261.48 */
-    assert_int_equal(btc[1].t, 1502956800000LL);
+    assert_int_equal(btc[1].t_ms, 1502956800000LL);
     assert_int_equal(btc[1].open, 433332000000LL);   /* 4333.32 */
     paper_broker_t *b = paper_broker_new();
     for (size_t i = 0; i < n; i++)
-        assert_int_equal(paper_broker_add_bar(b, "BTC_USDT", btc[i].t, btc[i].open), 1);
+        assert_int_equal(paper_broker_add_bar(b, "BTC_USDT", btc[i].t_ms, btc[i].open), 1);
     assert_int_equal(paper_broker_bar_count(b, "BTC_USDT"), n);
     int64_t t;
     qt_fixed_t open;
     /* intent on bar 0 fills at bar 1's open */
-    assert_int_equal(paper_broker_next_bar(b, "BTC_USDT", btc[0].t, &t, &open), 1);
+    assert_int_equal(paper_broker_next_bar(b, "BTC_USDT", btc[0].t_ms, &t, &open), 1);
     assert_int_equal(t, 1502956800000LL);
     assert_int_equal(open, 433332000000LL);
     /* a time between two bars picks the next one */
-    assert_int_equal(paper_broker_next_bar(b, "BTC_USDT", btc[0].t + 1, &t, &open), 1);
-    assert_int_equal(t, btc[1].t);
+    assert_int_equal(paper_broker_next_bar(b, "BTC_USDT", btc[0].t_ms + 1, &t, &open), 1);
+    assert_int_equal(t, btc[1].t_ms);
     /* the last bar has no next bar; an unknown symbol neither */
-    assert_int_equal(paper_broker_next_bar(b, "BTC_USDT", btc[n - 1].t, &t, &open), 0);
-    assert_int_equal(paper_broker_next_bar(b, "ETH_USDT", btc[0].t, &t, &open), 0);
+    assert_int_equal(paper_broker_next_bar(b, "BTC_USDT", btc[n - 1].t_ms, &t, &open), 0);
+    assert_int_equal(paper_broker_next_bar(b, "ETH_USDT", btc[0].t_ms, &t, &open), 0);
 
     /* buy 0.5 BTC at 4333.32 * 1.0005 = 4335.48666; notional 2167.74333; fee 10 bps */
     paper_config_t cfg;
@@ -134,26 +73,28 @@ static void test_real_first_bars(void **state)
     assert_int_equal(f.cash_delta, 216557667000LL - 216557667LL);
     paper_broker_destroy(&b);
     assert_null(b);
-    free(btc);
+    qt_bars_free(&data);
 }
 
 /* Every BTC and ETH bar: the fill arithmetic equals an independent computation. */
 static void check_pair(const char *pair, int64_t qty, int64_t fee_bps, int64_t slip_bps)
 {
-    size_t n;
-    bar_t *bars = load_bars(pair, &n);
+    qt_bars_t data;
+    qt_testdata_load_4h(pair, &data);
+    const qt_bar_t *bars = data.bars;
+    size_t n = data.n;
     assert_true(n > 1000);
     paper_config_t cfg = {.fee_bps = fee_bps, .slippage_bps = slip_bps, .initial_cash = 0};
     paper_broker_t *b = paper_broker_new();
     /* add in reverse order: history must still be sorted */
     for (size_t i = n; i-- > 0;)
-        assert_int_equal(paper_broker_add_bar(b, pair, bars[i].t, bars[i].open), 1);
+        assert_int_equal(paper_broker_add_bar(b, pair, bars[i].t_ms, bars[i].open), 1);
     size_t rounded = 0;
     for (size_t i = 0; i + 1 < n; i++) {
         int64_t t;
         qt_fixed_t open;
-        assert_int_equal(paper_broker_next_bar(b, pair, bars[i].t, &t, &open), 1);
-        assert_int_equal(t, bars[i + 1].t);
+        assert_int_equal(paper_broker_next_bar(b, pair, bars[i].t_ms, &t, &open), 1);
+        assert_int_equal(t, bars[i + 1].t_ms);
         assert_int_equal(open, bars[i + 1].open);
         for (int side = 1; side <= 2; side++) {
             int64_t mult = side == 1 ? 10000 + slip_bps : 10000 - slip_bps;
@@ -171,7 +112,7 @@ static void check_pair(const char *pair, int64_t qty, int64_t fee_bps, int64_t s
     }
     assert_true(rounded > 0); /* the rounding path was exercised */
     paper_broker_destroy(&b);
-    free(bars);
+    qt_bars_free(&data);
 }
 
 static void test_all_btc_eth_bars(void **state)

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/qt_testdata.h"
 #include "qt_money.h"
 #include "risk/risk.h"
 
@@ -34,85 +35,14 @@
 
 /* ---- real data ---------------------------------------------------------------- */
 
-typedef struct {
-    int64_t *t;
-    qt_fixed_t *close;
-    size_t n;
-} series_t;
-
-static void series_free(series_t *s)
-{
-    free(s->t);
-    free(s->close);
-    memset(s, 0, sizeof *s);
-}
-
-/* Loads a freqtrade JSON file [[ms,o,h,l,c,v],...]; closes parsed exactly. */
-static void load_pair(const char *pair, series_t *s)
-{
-    const char *dir = getenv("QT_DATA_DIR");
-    char path[512];
-    snprintf(path, sizeof path, "%s/raw/djienne-3EMA_SRSI_ATR-binance/4h/%s-4h.json",
-             dir && *dir ? dir : "../shared/data", pair);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        fail();
-    }
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)len + 1);
-    assert_non_null(text);
-    assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
-    text[len] = '\0';
-    fclose(f);
-    size_t cap = (size_t)len / 40 + 16;
-    memset(s, 0, sizeof *s);
-    s->t = malloc(cap * sizeof *s->t);
-    s->close = malloc(cap * sizeof *s->close);
-    assert_true(s->t && s->close);
-    const char *p = strchr(text, '[');
-    assert_non_null(p);
-    p++;
-    while ((p = strchr(p, '[')) != NULL) {
-        p++;
-        const char *tok[6];
-        size_t toklen[6];
-        for (int k = 0; k < 6; k++) {
-            while (*p == ' ' || *p == ',')
-                p++;
-            tok[k] = p;
-            while (*p && strchr("0123456789.eE+-", *p))
-                p++;
-            toklen[k] = (size_t)(p - tok[k]);
-            assert_true(toklen[k] > 0);
-        }
-        assert_true(s->n < cap);
-        s->t[s->n] = strtoll(tok[0], NULL, 10);
-        assert_int_equal(qt_fixed_parse_n(tok[4], toklen[4], &s->close[s->n]), QT_MONEY_OK);
-        s->n++;
-    }
-    free(text);
-    assert_true(s->n > 100);
-}
-
-static long index_of(const series_t *s, int64_t t)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (s->t[i] == t)
-            return (long)i;
-    return -1;
-}
-
 static qt_fixed_t close_at(const char *pair, int64_t t)
 {
-    series_t s;
-    load_pair(pair, &s);
-    long i = index_of(&s, t);
+    qt_bars_t s;
+    qt_testdata_load_4h(pair, &s);
+    long i = qt_testdata_index_of(&s, t);
     assert_true(i >= 0);
-    qt_fixed_t c = s.close[i];
-    series_free(&s);
+    qt_fixed_t c = s.bars[i].close;
+    qt_bars_free(&s);
     return c;
 }
 
@@ -964,11 +894,11 @@ static void test_snapshot_round_trip(void **state)
 {
     (void)state;
     const char *pairs[5] = {"ADA_USDT", "BNB_USDT", "BTC_USDT", "ETH_USDT", "XRP_USDT"};
-    series_t ser[5];
+    qt_bars_t ser[5];
     long end[5];
     for (int k = 0; k < 5; k++) {
-        load_pair(pairs[k], &ser[k]);
-        end[k] = index_of(&ser[k], LAST_BAR);
+        qt_testdata_load_4h(pairs[k], &ser[k]);
+        end[k] = qt_testdata_index_of(&ser[k], LAST_BAR);
         assert_true(end[k] > 20);
     }
     risk_config_t cfg;
@@ -1012,8 +942,8 @@ static void test_snapshot_round_trip(void **state)
         int64_t t = 0;
         for (int k = 0; k < 5; k++) {
             long i = end[k] - 9 + bar;
-            t = ser[k].t[i];
-            pos[k] = tp(pairs[k], wts[bar % 5][k], ser[k].close[i]);
+            t = ser[k].bars[i].t_ms;
+            pos[k] = tp(pairs[k], wts[bar % 5][k], ser[k].bars[i].close);
         }
         assert_int_equal(run(a, t, pos, 5, tiers[bar], &ra), RISK_OK);
         if (b) {
@@ -1056,7 +986,7 @@ static void test_snapshot_round_trip(void **state)
     risk_destroy(&a);
     risk_destroy(&b);
     for (int k = 0; k < 5; k++)
-        series_free(&ser[k]);
+        qt_bars_free(&ser[k]);
 }
 
 /* ---- property: no intent ever breaks a limit ---------------------------------- */
@@ -1086,11 +1016,11 @@ static void test_property_limits(void **state)
     enum { NP = 10, BARS = 1500 };
     const char *pairs[NP] = {"ADA_USDT", "BNB_USDT", "BTC_USDT", "DOGE_USDT", "ETH_USDT",
                              "LINK_USDT", "LTC_USDT", "SOL_USDT", "TRX_USDT", "XRP_USDT"};
-    series_t ser[NP];
+    qt_bars_t ser[NP];
     long end[NP];
     for (int k = 0; k < NP; k++) {
-        load_pair(pairs[k], &ser[k]);
-        end[k] = index_of(&ser[k], LAST_BAR);
+        qt_testdata_load_4h(pairs[k], &ser[k]);
+        end[k] = qt_testdata_index_of(&ser[k], LAST_BAR);
         assert_true(end[k] > BARS);
     }
     risk_config_t cfg;
@@ -1116,14 +1046,14 @@ static void test_property_limits(void **state)
         int64_t t = 0;
         for (int k = 0; k < NP; k++) {
             long i = end[k] - (BARS - 1) + bar;
-            t = ser[k].t[i];
+            t = ser[k].bars[i].t_ms;
             if (rng_next(&rng) % 3 == 0)
                 continue;
             double w = (double)(rng_next(&rng) % 10001) / 20000.0;   /* [0, 0.5] */
-            pos[n++] = tp(pairs[k], w, ser[k].close[i]);
+            pos[n++] = tp(pairs[k], w, ser[k].bars[i].close);
         }
         for (int k = 1; k < NP; k++)
-            assert_int_equal(ser[k].t[end[k] - (BARS - 1) + bar], t);
+            assert_int_equal(ser[k].bars[end[k] - (BARS - 1) + bar].t_ms, t);
         Qt__V1__KillSwitchTier tier =
             (bar % 97 == 96) ? KS_FLATTEN : tiers[rng_next(&rng) % 7];
         risk_result_t res;
@@ -1207,7 +1137,7 @@ static void test_property_limits(void **state)
                   cash_limited, band_skips, qt_fixed_to_double(min_cash));
     risk_destroy(&r);
     for (int k = 0; k < NP; k++)
-        series_free(&ser[k]);
+        qt_bars_free(&ser[k]);
 }
 
 int main(void)
