@@ -409,7 +409,11 @@ qt_kconsumer_t *qt_kconsumer_new(const char *brokers, const char *group_id,
         conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
         conf_set(conf, "enable.auto.offset.store", "false", err, errlen) ||
         conf_set(conf, "auto.offset.reset", "earliest", err, errlen) ||
-        conf_set(conf, "fetch.wait.max.ms", "10", err, errlen)) {
+        conf_set(conf, "fetch.wait.max.ms", "10", err, errlen) ||
+        /* Assign-only consumers never join the group, so the session timeout only bounds
+         * how long a queued commit waits for a coordinator: at the 45 s default a
+         * consumer destroyed during a Kafka outage blocks 45 s on shutdown. */
+        conf_set(conf, "session.timeout.ms", "6000", err, errlen)) {
         rd_kafka_conf_destroy(conf);
         free(self);
         return NULL;
@@ -445,8 +449,11 @@ void qt_kconsumer_destroy(qt_kconsumer_t **self_p)
     if (self->held)
         rd_kafka_message_destroy(self->held);
     rd_kafka_topic_partition_list_destroy(self->assignment);
-    rd_kafka_consumer_close(self->rk);
-    rd_kafka_destroy(self->rk);
+    /* No rd_kafka_consumer_close: the consumer only assigns (it never joins a group) and
+     * never auto-commits, so close has nothing to do but wait for queued lag-only async
+     * commits, which with the broker down takes tens of seconds (a service must stop
+     * promptly on SIGTERM; its Redis checkpoint is the source of truth). */
+    rd_kafka_destroy_flags(self->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     free(self);
     *self_p = NULL;
 }
@@ -565,7 +572,21 @@ int qt_kconsumer_poll_env(qt_kconsumer_t *self, int timeout_ms, qt_env_t **env,
     return 1;
 }
 
+static int consumer_commit(qt_kconsumer_t *self, const char *topic, int64_t next_offset,
+                           bool async);
+
 int qt_kconsumer_commit(qt_kconsumer_t *self, const char *topic, int64_t next_offset)
+{
+    return consumer_commit(self, topic, next_offset, false);
+}
+
+int qt_kconsumer_commit_async(qt_kconsumer_t *self, const char *topic, int64_t next_offset)
+{
+    return consumer_commit(self, topic, next_offset, true);
+}
+
+static int consumer_commit(qt_kconsumer_t *self, const char *topic, int64_t next_offset,
+                           bool async)
 {
     if (!self || !topic || next_offset < 0)
         return -1;
@@ -573,7 +594,7 @@ int qt_kconsumer_commit(qt_kconsumer_t *self, const char *topic, int64_t next_of
     if (!l)
         return -1;
     rd_kafka_topic_partition_list_add(l, topic, 0)->offset = next_offset;
-    rd_kafka_resp_err_t e = rd_kafka_commit(self->rk, l, 0);
+    rd_kafka_resp_err_t e = rd_kafka_commit(self->rk, l, async ? 1 : 0);
     if (!e && l->elems[0].err)
         e = l->elems[0].err;
     rd_kafka_topic_partition_list_destroy(l);

@@ -83,6 +83,13 @@ int qt_kconsumer_poll_env(qt_kconsumer_t *self, int timeout_ms, qt_env_t **env,
                           int64_t *offset, char *topic, size_t topiclen);
 /* Synchronously commit next_offset (the offset of the next message to read) for topic. */
 int qt_kconsumer_commit(qt_kconsumer_t *self, const char *topic, int64_t next_offset);
+/* The same, asynchronous: queued and sent in the background, never blocks. For commits
+ * that only serve lag monitoring (the stage loop and qt-exec, whose source of truth is the
+ * Redis checkpoint): a synchronous commit blocks for seconds while the group coordinator
+ * comes back after a Kafka outage, and a service blocked there sends no heartbeat (found
+ * by the Kafka-outage drill under ASan: the watchdog raised NO_NEW for qt-exec).
+ * 0 queued, -1 on an immediate local error (logged once). */
+int qt_kconsumer_commit_async(qt_kconsumer_t *self, const char *topic, int64_t next_offset);
 /* Committed offset of the group for topic, or -1 when none; -2 on error. */
 int64_t qt_kconsumer_committed(qt_kconsumer_t *self, const char *topic, int timeout_ms);
 /* High watermark (offset of the next message to be written), -1 on error. */

@@ -113,7 +113,7 @@ static int stage_checkpoint(stage_t *st)
     }
     qt_buf_free(&b);
     st->failures_at_ckpt = qt_kproducer_delivery_failures(svc->producer);
-    (void)qt_kconsumer_commit(st->consumer, st->topic, st->next_offset);
+    (void)qt_kconsumer_commit_async(st->consumer, st->topic, st->next_offset);
     return 0;
 }
 

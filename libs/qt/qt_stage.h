@@ -13,7 +13,7 @@
  *   3. After an event for which ops->on_event returned QT_STAGE_CHECKPOINT (a
  *      Watermark: the end of a batch), or on SIGTERM: flush the Kafka producer (if any
  *      delivery failed, do not checkpoint: retry the flush), save the checkpoint (state
- *      + next offset), then commit the offset to Kafka (for lag monitoring only; the
+ *      + next offset), then commit the offset to Kafka asynchronously (lag monitoring only; the
  *      checkpoint is the source of truth).
  * Output emitted after the last checkpoint is re-emitted after a crash, identical
  * (cores are deterministic), and dropped by downstream duplicate checks. */

@@ -63,7 +63,7 @@ static int io_batch_done(void *ctx, int64_t t, bool eos, int64_t next_offset)
         return -1;
     }
     a->last_batch_ms = t;
-    (void)qt_kconsumer_commit(a->intents, a->intents_topic, next_offset); /* lag only */
+    (void)qt_kconsumer_commit_async(a->intents, a->intents_topic, next_offset); /* lag only */
     char ts[32], off[32];
     snprintf(ts, sizeof ts, "%" PRId64, t);
     snprintf(off, sizeof off, "%" PRId64, next_offset);

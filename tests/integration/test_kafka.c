@@ -256,6 +256,27 @@ static void test_ticking_flush_keeps_the_heartbeat(void **state)
     qt_kproducer_destroy(&live);
 }
 
+/* Regression (the Kafka-outage drill under ASan): the lag-only commit of the stage loop
+ * and qt-exec must not block while the group coordinator is unreachable, or the service
+ * stops heartbeating. With a dead broker the async commit is queued and returns at once. */
+static void test_async_commit_never_blocks(void **state)
+{
+    (void)state;
+    char err[256];
+    qt_kconsumer_t *c = qt_kconsumer_new("127.0.0.1:1", "test-async-commit", NULL, err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(qt_kconsumer_assign(c, g_topic, 0), 0);
+    qt_clock_t *clk = qt_clock_new_wall();
+    int64_t t0 = qt_clock_mono_ns(clk);
+    for (int i = 1; i <= 5; i++)
+        assert_int_equal(qt_kconsumer_commit_async(c, g_topic, i), 0);
+    int64_t ms = (qt_clock_mono_ns(clk) - t0) / 1000000;
+    assert_true(ms < 1000);   /* 5 commits; a synchronous one would wait for a coordinator */
+    assert_int_equal(qt_kconsumer_commit_async(c, g_topic, -1), -1);   /* bad offset */
+    qt_clock_destroy(&clk);
+    qt_kconsumer_destroy(&c);
+}
+
 static void test_selftest(void **state)
 {
     (void)state;
@@ -281,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_produce_consume_commit_resume),
         cmocka_unit_test(test_flush_to_dead_broker_fails_in_time),
         cmocka_unit_test(test_ticking_flush_keeps_the_heartbeat),
+        cmocka_unit_test(test_async_commit_never_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
