@@ -41,16 +41,20 @@ $(error scripts/bootstrap failed (exit $(BOOTSTRAP_RC)): see its message above)
 endif
 endif
 
-PKGS := libzmq libprotobuf-c rdkafka hiredis jansson libmicrohttpd yaml-0.1 libcrypto libcurl zlib
+PKGS := libzmq libprotobuf-c rdkafka hiredis jansson libmicrohttpd yaml-0.1 libcrypto libcurl zlib \
+        nlopt xgboost
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
+# OpenMP (the QAOA simulator's loops). The libFuzzer build (clang, no libomp) passes
+# OPENMP_FLAGS=-Wno-unknown-pragmas and runs those loops on one thread.
+OPENMP_FLAGS ?= -fopenmp
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
-CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC -pthread $(SANFLAGS)
+CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -g $(OPT) $(WARN) -fPIC -pthread $(OPENMP_FLAGS) $(SANFLAGS)
 INCLUDES := -I$(BUILD)/gen -Ilibs -Ilibs/qt -Ilibs/quant -Iservices
 CFLAGS := $(CFLAGS_BASE) $(INCLUDES) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
-LDFLAGS := -pthread $(SANFLAGS) $(EXTRA_LDFLAGS)
+LDFLAGS := -pthread $(OPENMP_FLAGS) $(SANFLAGS) $(EXTRA_LDFLAGS)
 LDLIBS := $(PKG_LIBS) -lm
 
 PROTOS := $(wildcard proto/qt/v1/*.proto)

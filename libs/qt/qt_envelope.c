@@ -22,6 +22,7 @@
 
 #define MAX_SOURCE 128u       /* envelope source */
 #define MAX_ID 128u           /* intent / order / fill ids */
+#define MAX_DETAIL 4096u      /* free-text reasons and details */
 #define MAX_INTERVAL 16u      /* "1m", "4h", "1d"... */
 #define MAX_FEATURE_NAME 64u
 #define MAX_REASONS 64u       /* RiskDecision.reasons */
@@ -374,6 +375,16 @@ static bool v_signal(const Qt__V1__Signal *s, char *why, size_t whylen) {
 static bool v_target(const Qt__V1__TargetPortfolio *t, char *why, size_t whylen) {
     if (!check_maxlen("target.solver", t->solver, MAX_ID, why, whylen)) return false;
     if (!check_finite("target.solve_ms", t->solve_ms, why, whylen)) return false;
+    if (!check_finite("target.objective", t->objective, why, whylen) ||
+        !check_finite("target.classical_objective", t->classical_objective, why, whylen) ||
+        !check_finite("target.qaoa_objective", t->qaoa_objective, why, whylen) ||
+        !check_finite("target.qaoa_ms", t->qaoa_ms, why, whylen) ||
+        !check_finite("target.classical_ms", t->classical_ms, why, whylen))
+        return false;
+    if (!check_maxlen("target.breaker_state", t->breaker_state, MAX_ID, why, whylen) ||
+        !check_maxlen("target.fallback_reason", t->fallback_reason, MAX_ID, why, whylen) ||
+        !check_maxlen("target.weighting", t->weighting, MAX_ID, why, whylen))
+        return false;
     if (t->n_positions > QT_MAX_TARGETS)
         return fail(why, whylen, "target.positions count=%zu > %u", t->n_positions,
                     QT_MAX_TARGETS);
@@ -489,7 +500,60 @@ static bool v_killswitch(const Qt__V1__KillSwitch *k, char *why, size_t whylen) 
     if (k->tier < QT__V1__KILL_SWITCH_TIER__KS_UNKNOWN ||
         k->tier > QT__V1__KILL_SWITCH_TIER__KS_FLATTEN_ALL)
         return fail(why, whylen, "killswitch.tier=%d is not a KillSwitchTier", (int)k->tier);
-    return check_maxlen("killswitch.set_by", k->set_by, MAX_ID, why, whylen);
+    if (k->previous_tier < QT__V1__KILL_SWITCH_TIER__KS_UNKNOWN ||
+        k->previous_tier > QT__V1__KILL_SWITCH_TIER__KS_FLATTEN_ALL)
+        return fail(why, whylen, "killswitch.previous_tier=%d is not a KillSwitchTier",
+                    (int)k->previous_tier);
+    if (k->n_approved_by > 8)
+        return fail(why, whylen, "killswitch.approved_by count=%zu > 8", k->n_approved_by);
+    for (size_t i = 0; i < k->n_approved_by; i++)
+        if (!check_nonempty("killswitch.approved_by[]", k->approved_by[i], MAX_ID, why, whylen))
+            return false;
+    return check_maxlen("killswitch.set_by", k->set_by, MAX_ID, why, whylen) &&
+           check_maxlen("killswitch.trigger", k->trigger, MAX_ID, why, whylen) &&
+           check_maxlen("killswitch.reason", k->reason, MAX_DETAIL, why, whylen);
+}
+
+static bool v_alert(const Qt__V1__DataAlert *a, char *why, size_t whylen) {
+    if (!check_symbol("alert.symbol", a->symbol, why, whylen)) return false;
+    if (!check_nonempty("alert.interval", a->interval, MAX_INTERVAL, why, whylen)) return false;
+    if (strcmp(a->kind, "stale") != 0 && strcmp(a->kind, "gap") != 0 &&
+        strcmp(a->kind, "invalid") != 0)
+        return fail(why, whylen, "alert.kind=\"%.32s\" is not stale|gap|invalid", a->kind);
+    return check_nonneg("alert.last_bar_ms", a->last_bar_ms, why, whylen) &&
+           check_nonneg("alert.age_ms", a->age_ms, why, whylen) &&
+           check_nonneg("alert.sla_ms", a->sla_ms, why, whylen) &&
+           check_maxlen("alert.detail", a->detail, MAX_DETAIL, why, whylen);
+}
+
+static bool v_mode(const Qt__V1__ModeState *m, char *why, size_t whylen) {
+    static const char *const modes[] = {"off", "manual", "paper", "live"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (strcmp(m->mode, modes[i]) == 0) known = true;
+    if (!known)
+        return fail(why, whylen, "mode.mode=\"%.32s\" is not off|manual|paper|live", m->mode);
+    if (m->n_approved_by > 8)
+        return fail(why, whylen, "mode.approved_by count=%zu > 8", m->n_approved_by);
+    return check_maxlen("mode.set_by", m->set_by, MAX_ID, why, whylen) &&
+           check_maxlen("mode.reason", m->reason, MAX_DETAIL, why, whylen);
+}
+
+static bool v_action(const Qt__V1__PolicyAction *a, char *why, size_t whylen) {
+    static const char *const states[] = {"proposed", "applied", "approved", "rejected"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+        if (strcmp(a->state, states[i]) == 0) known = true;
+    if (!known)
+        return fail(why, whylen,
+                    "action.state=\"%.32s\" is not proposed|applied|approved|rejected",
+                    a->state);
+    return check_nonempty("action.action_id", a->action_id, MAX_ID, why, whylen) &&
+           check_nonempty("action.action", a->action, MAX_ID, why, whylen) &&
+           check_maxlen("action.policy", a->policy, MAX_ID, why, whylen) &&
+           check_maxlen("action.params", a->params, MAX_DETAIL, why, whylen) &&
+           check_maxlen("action.decided_by", a->decided_by, MAX_ID, why, whylen) &&
+           check_maxlen("action.reason", a->reason, MAX_DETAIL, why, whylen);
 }
 
 static bool v_heartbeat(const Qt__V1__Heartbeat *h, char *why, size_t whylen) {
@@ -551,6 +615,9 @@ static qt_decode_status_t check_env(const qt_env_t *env, char *why, size_t whyle
     case QT__V1__ENVELOPE__BODY_HEARTBEAT: ok = v_heartbeat(env->heartbeat, why, whylen); break;
     case QT__V1__ENVELOPE__BODY_WATERMARK: ok = v_watermark(env->watermark, why, whylen); break;
     case QT__V1__ENVELOPE__BODY_RECON: ok = v_recon(env->recon, why, whylen); break;
+    case QT__V1__ENVELOPE__BODY_ALERT: ok = v_alert(env->alert, why, whylen); break;
+    case QT__V1__ENVELOPE__BODY_MODE: ok = v_mode(env->mode, why, whylen); break;
+    case QT__V1__ENVELOPE__BODY_ACTION: ok = v_action(env->action, why, whylen); break;
     default:
         fail(why, whylen, "unknown body case %d", (int)env->body_case);
         return QT_DECODE_NO_BODY;

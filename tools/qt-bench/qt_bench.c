@@ -40,6 +40,7 @@
 #include <zmq.h>
 
 #include "qt_bus.h"
+#include "bench_quant.h"
 #include "qt_cli.h"
 #include "qt_clock.h"
 #include "qt_config.h"
@@ -78,6 +79,8 @@ static void usage(FILE *f) {
             "  machine   cores, CPU model, memory\n"
             "  rss       resident set size (kB) of each process\n"
             "  pipeline  throughput and bar->fill latency of a finished replay (Kafka)\n"
+            "  features | stats | models | qaoa | ingest [ARGS]\n"
+            "            library benchmarks (bench_*.c; each documents its own ARGS)\n"
             "Output: one JSON object on stdout. Exit 0 ok, 1 failed, 2 usage.\n");
 }
 
@@ -976,5 +979,10 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "rss") == 0) return cmd_rss(argc, argv, 2);
     if (strcmp(cmd, "zmq-hop") == 0) return cmd_zmq_hop(argc, argv, 2);
     if (strcmp(cmd, "pipeline") == 0) return cmd_pipeline(argc, argv, 2);
-    return qt_cli_usage_error(g_prog, "unknown command '%s' (expected zmq-hop, machine, rss, pipeline)", cmd);
+    if (strcmp(cmd, "features") == 0) return bench_features(argc, argv, 2);
+    if (strcmp(cmd, "stats") == 0) return bench_stats(argc, argv, 2);
+    if (strcmp(cmd, "models") == 0) return bench_models(argc, argv, 2);
+    if (strcmp(cmd, "qaoa") == 0) return bench_qaoa(argc, argv, 2);
+    if (strcmp(cmd, "ingest") == 0) return bench_ingest(argc, argv, 2);
+    return qt_cli_usage_error(g_prog, "unknown command '%s' (expected zmq-hop, machine, rss, pipeline, features, stats, models, qaoa, ingest)", cmd);
 }

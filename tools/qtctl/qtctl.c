@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "qt_cli.h"
+#include "qtctl_models.h"
 #include "qt_clock.h"
 #include "qt_config.h"
 #include "qt_envelope.h"
@@ -54,6 +55,7 @@ static void usage(FILE *f) {
             "  killswitch set TIER --reason TEXT [--by NAME]\n"
             "                                      TIER: NORMAL|WARN|THROTTLE|NO_NEW|FLATTEN_ALL\n"
             "  wait-recon [--timeout S]            wait for the final reconciliation report\n"
+            "  models list|show|promote|rollback|train ...   model registry (qtctl models --help)\n"
             "options:\n"
             "  --config FILE   services.yml (default: $QT_CONFIG or configs/services.yml)\n"
             "  --json          machine-readable output (one JSON object)\n"
@@ -1053,8 +1055,10 @@ int main(int argc, char **argv) {
         rc = cmd_killswitch(&o, argc, argv, i);
     } else if (strcmp(cmd, "wait-recon") == 0) {
         rc = cmd_wait_recon(&o, argc, argv, i);
+    } else if (strcmp(cmd, "models") == 0) {
+        rc = qtctl_models(argc, argv, i, o.config_path, o.json);
     } else {
-        rc = qt_cli_usage_error(g_prog, "unknown command '%s' (expected status, killswitch, wait-recon)", cmd);
+        rc = qt_cli_usage_error(g_prog, "unknown command '%s' (expected status, killswitch, wait-recon, models)", cmd);
     }
     curl_global_cleanup();
     return rc;
