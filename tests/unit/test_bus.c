@@ -14,6 +14,7 @@
 #include <zmq.h>
 
 #include "qt_bus.h"
+#include "../lib/qt_testenv.h"
 #include "qt_log.h"
 
 #define SIM_T0 1700000000000000000LL
@@ -28,198 +29,13 @@ typedef struct {
     size_t loglen;
 } fx_t;
 
-/* ---------------------------------------------------------------- envelopes */
+/* Envelopes of every body type: tests/lib/qt_testenv (msg_init = init + tag). */
 
-typedef struct {
-    qt_env_t env;
-    Qt__V1__Bar bar;
-    Qt__V1__Feature feat;
-    Qt__V1__Feature *featp[1];
-    Qt__V1__FeatureVector fv;
-    Qt__V1__Signal sig;
-    Qt__V1__TargetPosition tp;
-    Qt__V1__TargetPosition *tpp[1];
-    Qt__V1__TargetPortfolio target;
-    Qt__V1__OrderIntent intent;
-    Qt__V1__RiskDecision decision;
-    Qt__V1__Order order;
-    Qt__V1__ExecutionReport report;
-    Qt__V1__Fill fill;
-    Qt__V1__Position pos;
-    Qt__V1__Position *posp[1];
-    Qt__V1__KillSwitch ks;
-    Qt__V1__Heartbeat hb;
-    Qt__V1__Watermark wm;
-    Qt__V1__ReconReport recon;
-} msg_t;
+typedef qt_testenv_t msg_t;
 
-static const Qt__V1__Envelope__BodyCase KINDS[] = {
-    QT__V1__ENVELOPE__BODY_BAR,        QT__V1__ENVELOPE__BODY_FEATURES,
-    QT__V1__ENVELOPE__BODY_SIGNAL,     QT__V1__ENVELOPE__BODY_TARGET,
-    QT__V1__ENVELOPE__BODY_INTENT,     QT__V1__ENVELOPE__BODY_DECISION,
-    QT__V1__ENVELOPE__BODY_ORDER,      QT__V1__ENVELOPE__BODY_REPORT,
-    QT__V1__ENVELOPE__BODY_FILL,       QT__V1__ENVELOPE__BODY_POSITION,
-    QT__V1__ENVELOPE__BODY_KILLSWITCH, QT__V1__ENVELOPE__BODY_HEARTBEAT,
-    QT__V1__ENVELOPE__BODY_WATERMARK,  QT__V1__ENVELOPE__BODY_RECON,
-};
-#define NKINDS (sizeof KINDS / sizeof KINDS[0])
-
-/* A valid message of body `kind`; `tag` goes into a numeric field so the receiver can
- * tell messages apart. */
 static void msg_init(msg_t *m, Qt__V1__Envelope__BodyCase kind, int64_t tag) {
-    memset(m, 0, sizeof *m);
-    qt_env_init(&m->env, SIM_T0 + tag);
-    m->env.body_case = kind;
-    switch (kind) {
-    case QT__V1__ENVELOPE__BODY_BAR:
-        qt__v1__bar__init(&m->bar);
-        m->bar.symbol = "BTC_USDT";
-        m->bar.interval = "4h";
-        m->bar.open_time_ms = 1700000000000LL + tag;
-        m->bar.open = m->bar.close = 100;
-        m->bar.high = 110;
-        m->bar.low = 90;
-        m->env.bar = &m->bar;
-        break;
-    case QT__V1__ENVELOPE__BODY_FEATURES:
-        qt__v1__feature__init(&m->feat);
-        m->feat.name = "ret_1";
-        m->feat.value = 0.25;
-        m->featp[0] = &m->feat;
-        qt__v1__feature_vector__init(&m->fv);
-        m->fv.symbol = "ETH_USDT";
-        m->fv.bar_time_ms = tag;
-        m->fv.n_features = 1;
-        m->fv.features = m->featp;
-        m->env.features = &m->fv;
-        break;
-    case QT__V1__ENVELOPE__BODY_SIGNAL:
-        qt__v1__signal__init(&m->sig);
-        m->sig.model = "MA_v1";
-        m->sig.symbol = "BTC_USDT";
-        m->sig.bar_time_ms = tag;
-        m->sig.score = 0.5;
-        m->sig.confidence = 0.9;
-        m->env.signal = &m->sig;
-        break;
-    case QT__V1__ENVELOPE__BODY_TARGET:
-        qt__v1__target_position__init(&m->tp);
-        m->tp.symbol = "BTC_USDT";
-        m->tp.weight = 0.5;
-        m->tp.ref_price = 100;
-        m->tpp[0] = &m->tp;
-        qt__v1__target_portfolio__init(&m->target);
-        m->target.bar_time_ms = tag;
-        m->target.n_positions = 1;
-        m->target.positions = m->tpp;
-        m->env.target = &m->target;
-        break;
-    case QT__V1__ENVELOPE__BODY_INTENT:
-        qt__v1__order_intent__init(&m->intent);
-        m->intent.intent_id = "1-BTC_USDT";
-        m->intent.symbol = "BTC_USDT";
-        m->intent.side = QT__V1__SIDE__SIDE_BUY;
-        m->intent.qty = 5;
-        m->intent.ref_price = 100;
-        m->intent.bar_time_ms = tag;
-        m->env.intent = &m->intent;
-        break;
-    case QT__V1__ENVELOPE__BODY_DECISION:
-        qt__v1__risk_decision__init(&m->decision);
-        m->decision.intent_id = "1-BTC_USDT";
-        m->decision.symbol = "BTC_USDT";
-        m->decision.approved = 1;
-        m->decision.bar_time_ms = tag;
-        m->env.decision = &m->decision;
-        break;
-    case QT__V1__ENVELOPE__BODY_ORDER:
-        qt__v1__order__init(&m->order);
-        m->order.client_order_id = "QT-1-BTC_USDT";
-        m->order.symbol = "BTC_USDT";
-        m->order.side = QT__V1__SIDE__SIDE_SELL;
-        m->order.qty = 5;
-        m->order.ref_price = 100;
-        m->order.created_ms = tag;
-        m->env.order = &m->order;
-        break;
-    case QT__V1__ENVELOPE__BODY_REPORT:
-        qt__v1__execution_report__init(&m->report);
-        m->report.client_order_id = "QT-1-BTC_USDT";
-        m->report.symbol = "BTC_USDT";
-        m->report.status = QT__V1__ORDER_STATUS__ORDER_STATUS_NEW;
-        m->report.bar_time_ms = tag;
-        m->env.report = &m->report;
-        break;
-    case QT__V1__ENVELOPE__BODY_FILL:
-        qt__v1__fill__init(&m->fill);
-        m->fill.fill_id = "QT-1-BTC_USDT-1";
-        m->fill.symbol = "BTC_USDT";
-        m->fill.side = QT__V1__SIDE__SIDE_BUY;
-        m->fill.qty = 5;
-        m->fill.price = 101;
-        m->fill.fill_time_ms = tag;
-        m->env.fill = &m->fill;
-        break;
-    case QT__V1__ENVELOPE__BODY_POSITION:
-        qt__v1__position__init(&m->pos);
-        m->pos.symbol = "BTC_USDT";
-        m->pos.qty = -5;
-        m->pos.realized_pnl = tag;
-        m->env.position = &m->pos;
-        break;
-    case QT__V1__ENVELOPE__BODY_KILLSWITCH:
-        qt__v1__kill_switch__init(&m->ks);
-        m->ks.tier = QT__V1__KILL_SWITCH_TIER__KS_FLATTEN_ALL;
-        m->ks.set_at_ms = tag;
-        m->env.killswitch = &m->ks;
-        break;
-    case QT__V1__ENVELOPE__BODY_HEARTBEAT:
-        qt__v1__heartbeat__init(&m->hb);
-        m->hb.service = "qt-test";
-        m->hb.uptime_ms = tag;
-        m->env.heartbeat = &m->hb;
-        break;
-    case QT__V1__ENVELOPE__BODY_WATERMARK:
-        qt__v1__watermark__init(&m->wm);
-        m->wm.stream = "bars.4h";
-        m->wm.event_time_ms = tag;
-        m->env.watermark = &m->wm;
-        break;
-    case QT__V1__ENVELOPE__BODY_RECON:
-        qt__v1__position__init(&m->pos);
-        m->pos.symbol = "BTC_USDT";
-        m->posp[0] = &m->pos;
-        qt__v1__recon_report__init(&m->recon);
-        m->recon.ok = 1;
-        m->recon.n_rebuilt = 1;
-        m->recon.rebuilt = m->posp;
-        m->recon.fills_seen = (uint64_t)tag;
-        m->env.recon = &m->recon;
-        break;
-    default:
-        break;
-    }
-}
-
-/* The tag msg_init put into envelope `e`. */
-static int64_t msg_tag(const qt_env_t *e) {
-    switch (e->body_case) {
-    case QT__V1__ENVELOPE__BODY_BAR: return e->bar->open_time_ms - 1700000000000LL;
-    case QT__V1__ENVELOPE__BODY_FEATURES: return e->features->bar_time_ms;
-    case QT__V1__ENVELOPE__BODY_SIGNAL: return e->signal->bar_time_ms;
-    case QT__V1__ENVELOPE__BODY_TARGET: return e->target->bar_time_ms;
-    case QT__V1__ENVELOPE__BODY_INTENT: return e->intent->bar_time_ms;
-    case QT__V1__ENVELOPE__BODY_DECISION: return e->decision->bar_time_ms;
-    case QT__V1__ENVELOPE__BODY_ORDER: return e->order->created_ms;
-    case QT__V1__ENVELOPE__BODY_REPORT: return e->report->bar_time_ms;
-    case QT__V1__ENVELOPE__BODY_FILL: return e->fill->fill_time_ms;
-    case QT__V1__ENVELOPE__BODY_POSITION: return e->position->realized_pnl;
-    case QT__V1__ENVELOPE__BODY_KILLSWITCH: return e->killswitch->set_at_ms;
-    case QT__V1__ENVELOPE__BODY_HEARTBEAT: return e->heartbeat->uptime_ms;
-    case QT__V1__ENVELOPE__BODY_WATERMARK: return e->watermark->event_time_ms;
-    case QT__V1__ENVELOPE__BODY_RECON: return (int64_t)e->recon->fills_seen;
-    default: return -1;
-    }
+    qt_testenv_init(m, kind);
+    qt_testenv_set_tag(m, tag);
 }
 
 /* ---------------------------------------------------------------- fixture */
@@ -320,9 +136,9 @@ static void test_endpoint_resolved(void **state) {
 static void test_roundtrip_all_bodies(void **state) {
     fx_t *f = *state;
     qt_clock_set(f->clk, SIM_T0 + 5000);
-    for (size_t k = 0; k < NKINDS; k++) {
+    for (size_t k = 0; k < qt_testenv_nkinds; k++) {
         msg_t m;
-        msg_init(&m, KINDS[k], 1000 + (int64_t)k);
+        msg_init(&m, qt_testenv_kinds[k], 1000 + (int64_t)k);
         char topic[64];
         snprintf(topic, sizeof topic, "rt.%s", qt_env_body_name(&m.env));
         assert_int_equal(qt_pub_send(f->pub, topic, &m.env), 0);
@@ -331,12 +147,12 @@ static void test_roundtrip_all_bodies(void **state) {
         assert_true(m.env.seq == 1);
         assert_true(m.env.publish_time_ns == SIM_T0 + 5000);
         qt_env_t *e = recv_on(f, topic);
-        assert_int_equal(e->body_case, KINDS[k]);
+        assert_int_equal(e->body_case, qt_testenv_kinds[k]);
         assert_string_equal(e->source, "qt-test");
         assert_true(e->seq == 1);
         assert_true(e->publish_time_ns == SIM_T0 + 5000);
         assert_true(e->event_time_ns == SIM_T0 + 1000 + (int64_t)k);
-        assert_true(msg_tag(e) == 1000 + (int64_t)k);
+        assert_true(qt_testenv_tag(e) == 1000 + (int64_t)k);
         /* byte-identical to what was sent */
         size_t l1, l2;
         uint8_t *b1 = qt_env_encode(&m.env, &l1), *b2 = qt_env_encode(e, &l2);

@@ -14,265 +14,9 @@
 #include <string.h>
 
 #include "qt_envelope.h"
+#include "../lib/qt_testenv.h"
 
-/* ---------------------------------------------------------------- sample envelopes */
-
-typedef struct {
-    qt_env_t env;
-    Qt__V1__Bar bar;
-    Qt__V1__Feature feat[3];
-    Qt__V1__Feature *featp[3];
-    Qt__V1__FeatureVector fv;
-    Qt__V1__Signal sig;
-    Qt__V1__TargetPosition tp[2];
-    Qt__V1__TargetPosition *tpp[2];
-    Qt__V1__TargetPortfolio target;
-    Qt__V1__OrderIntent intent;
-    Qt__V1__RejectReason rr;
-    Qt__V1__RejectReason *rrp[1];
-    Qt__V1__RiskDecision decision;
-    Qt__V1__Order order;
-    Qt__V1__ExecutionReport report;
-    Qt__V1__Fill fill;
-    Qt__V1__Position pos[3];
-    Qt__V1__Position *rebuilt[1];
-    Qt__V1__Position *broker[1];
-    Qt__V1__KillSwitch ks;
-    Qt__V1__Heartbeat hb;
-    Qt__V1__Watermark wm;
-    Qt__V1__ReconReport recon;
-    uint8_t trace[16];
-    uint8_t span[8];
-} sample_t;
-
-static const Qt__V1__Envelope__BodyCase KINDS[] = {
-    QT__V1__ENVELOPE__BODY_BAR,       QT__V1__ENVELOPE__BODY_FEATURES,
-    QT__V1__ENVELOPE__BODY_SIGNAL,    QT__V1__ENVELOPE__BODY_TARGET,
-    QT__V1__ENVELOPE__BODY_INTENT,    QT__V1__ENVELOPE__BODY_DECISION,
-    QT__V1__ENVELOPE__BODY_ORDER,     QT__V1__ENVELOPE__BODY_REPORT,
-    QT__V1__ENVELOPE__BODY_FILL,      QT__V1__ENVELOPE__BODY_POSITION,
-    QT__V1__ENVELOPE__BODY_KILLSWITCH, QT__V1__ENVELOPE__BODY_HEARTBEAT,
-    QT__V1__ENVELOPE__BODY_WATERMARK, QT__V1__ENVELOPE__BODY_RECON,
-};
-#define NKINDS (sizeof KINDS / sizeof KINDS[0])
-
-static const char *KIND_NAMES[] = {"bar",   "features", "signal",   "target",     "intent",
-                                   "decision", "order", "report",   "fill",       "position",
-                                   "killswitch", "heartbeat", "watermark", "recon"};
-
-static void position_init(Qt__V1__Position *p, const char *sym, int64_t qty) {
-    qt__v1__position__init(p);
-    p->account = "paper";
-    p->symbol = (char *)sym;
-    p->qty = qty;
-    p->avg_price = 4200000000000LL;
-    p->realized_pnl = -150000000LL;
-    p->mark_price = 4210000000000LL;
-}
-
-/* A valid envelope carrying body `kind`, realistic values. */
-static void sample_init(sample_t *s, Qt__V1__Envelope__BodyCase kind) {
-    memset(s, 0, sizeof *s);
-    qt_env_init(&s->env, 1700000000000000000LL);
-    s->env.source = "qt-test";
-    s->env.seq = 42;
-    s->env.publish_time_ns = 1700000000001000000LL;
-    for (int i = 0; i < 16; i++) s->trace[i] = (uint8_t)(0xA0 + i);
-    for (int i = 0; i < 8; i++) s->span[i] = (uint8_t)(0x10 + i);
-    s->env.trace_id.data = s->trace;
-    s->env.trace_id.len = 16;
-    s->env.span_id.data = s->span;
-    s->env.span_id.len = 8;
-    s->env.body_case = kind;
-    switch (kind) {
-    case QT__V1__ENVELOPE__BODY_BAR:
-        qt__v1__bar__init(&s->bar);
-        s->bar.symbol = "BTC_USDT";
-        s->bar.venue = "binance";
-        s->bar.interval = "4h";
-        s->bar.open_time_ms = 1700000000000LL;
-        s->bar.open = 3650000000000LL;
-        s->bar.high = 3700000000000LL;
-        s->bar.low = 3600000000000LL;
-        s->bar.close = 3680000000000LL;
-        s->bar.volume = 123456789012LL;
-        s->bar.flags = QT__V1__BAR_FLAG__BAR_FLAG_GAP_BEFORE;
-        s->env.bar = &s->bar;
-        break;
-    case QT__V1__ENVELOPE__BODY_FEATURES: {
-        static const char *names[3] = {"sma_20", "ret_1", "rvol_20"};
-        const double vals[3] = {36500.25, -0.0125, 0.031};
-        for (int i = 0; i < 3; i++) {
-            qt__v1__feature__init(&s->feat[i]);
-            s->feat[i].name = (char *)names[i];
-            s->feat[i].value = vals[i];
-            s->feat[i].ready = i != 2;
-            s->featp[i] = &s->feat[i];
-        }
-        qt__v1__feature_vector__init(&s->fv);
-        s->fv.symbol = "ETH_USDT";
-        s->fv.interval = "4h";
-        s->fv.bar_time_ms = 1700000000000LL;
-        s->fv.close = 200000000000LL;
-        s->fv.feature_schema = 1;
-        s->fv.n_features = 3;
-        s->fv.features = s->featp;
-        s->env.features = &s->fv;
-        break;
-    }
-    case QT__V1__ENVELOPE__BODY_SIGNAL:
-        qt__v1__signal__init(&s->sig);
-        s->sig.model = "MA_v1";
-        s->sig.symbol = "BTC_USDT";
-        s->sig.bar_time_ms = 1700000000000LL;
-        s->sig.score = -0.5;
-        s->sig.confidence = 0.75;
-        s->sig.alpha = 0.0012;
-        s->sig.beta = 1.1;
-        s->sig.volatility = 0.02;
-        s->sig.close = 3680000000000LL;
-        s->sig.ready = 1;
-        s->env.signal = &s->sig;
-        break;
-    case QT__V1__ENVELOPE__BODY_TARGET:
-        for (int i = 0; i < 2; i++) {
-            qt__v1__target_position__init(&s->tp[i]);
-            s->tpp[i] = &s->tp[i];
-        }
-        s->tp[0].symbol = "BTC_USDT";
-        s->tp[0].weight = 0.4;
-        s->tp[0].ref_price = 3680000000000LL;
-        s->tp[1].symbol = "ETH_USDT";
-        s->tp[1].weight = 0.0; /* weight 0: ref price may be 0 */
-        qt__v1__target_portfolio__init(&s->target);
-        s->target.bar_time_ms = 1700000000000LL;
-        s->target.solver = "qaoa";
-        s->target.n_positions = 2;
-        s->target.positions = s->tpp;
-        s->target.solve_ms = 12.5;
-        s->target.breaker_state = "closed";
-        s->target.signals = 2;
-        s->env.target = &s->target;
-        break;
-    case QT__V1__ENVELOPE__BODY_INTENT:
-        qt__v1__order_intent__init(&s->intent);
-        s->intent.intent_id = "1700000000000-BTC_USDT";
-        s->intent.symbol = "BTC_USDT";
-        s->intent.side = QT__V1__SIDE__SIDE_BUY;
-        s->intent.qty = 1500000LL;
-        s->intent.ref_price = 3680000000000LL;
-        s->intent.bar_time_ms = 1700000000000LL;
-        s->intent.reason = "rebalance";
-        s->env.intent = &s->intent;
-        break;
-    case QT__V1__ENVELOPE__BODY_DECISION:
-        qt__v1__reject_reason__init(&s->rr);
-        s->rr.code = "MAX_POSITION_NOTIONAL";
-        s->rr.detail = "notional above limit";
-        s->rr.value = 600000000000LL;
-        s->rr.limit = 500000000000LL;
-        s->rrp[0] = &s->rr;
-        qt__v1__risk_decision__init(&s->decision);
-        s->decision.intent_id = "1700000000000-BTC_USDT";
-        s->decision.symbol = "BTC_USDT";
-        s->decision.approved = 0;
-        s->decision.requested_qty = 1500000LL;
-        s->decision.side = QT__V1__SIDE__SIDE_SELL;
-        s->decision.n_reasons = 1;
-        s->decision.reasons = s->rrp;
-        s->decision.bar_time_ms = 1700000000000LL;
-        s->decision.killswitch_tier = QT__V1__KILL_SWITCH_TIER__KS_NORMAL;
-        s->env.decision = &s->decision;
-        break;
-    case QT__V1__ENVELOPE__BODY_ORDER:
-        qt__v1__order__init(&s->order);
-        s->order.client_order_id = "QT-1700000000000-BTC_USDT";
-        s->order.intent_id = "1700000000000-BTC_USDT";
-        s->order.symbol = "BTC_USDT";
-        s->order.side = QT__V1__SIDE__SIDE_BUY;
-        s->order.qty = 1500000LL;
-        s->order.ref_price = 3680000000000LL;
-        s->order.mode = "paper";
-        s->order.fencing_token = 7;
-        s->order.created_ms = 1700000000500LL;
-        s->env.order = &s->order;
-        break;
-    case QT__V1__ENVELOPE__BODY_REPORT:
-        qt__v1__execution_report__init(&s->report);
-        s->report.client_order_id = "QT-1700000000000-BTC_USDT";
-        s->report.symbol = "BTC_USDT";
-        s->report.status = QT__V1__ORDER_STATUS__ORDER_STATUS_FILLED;
-        s->report.filled_qty = 1500000LL;
-        s->report.avg_price = 3681000000000LL;
-        s->report.bar_time_ms = 1700000000000LL;
-        s->env.report = &s->report;
-        break;
-    case QT__V1__ENVELOPE__BODY_FILL:
-        qt__v1__fill__init(&s->fill);
-        s->fill.fill_id = "QT-1700000000000-BTC_USDT-1";
-        s->fill.client_order_id = "QT-1700000000000-BTC_USDT";
-        s->fill.symbol = "BTC_USDT";
-        s->fill.side = QT__V1__SIDE__SIDE_BUY;
-        s->fill.qty = 1500000LL;
-        s->fill.price = 3681000000000LL;
-        s->fill.fee = 55215000LL;
-        s->fill.fill_time_ms = 1700014400000LL;
-        s->fill.intent_bar_time_ms = 1700000000000LL;
-        s->env.fill = &s->fill;
-        break;
-    case QT__V1__ENVELOPE__BODY_POSITION:
-        position_init(&s->pos[0], "ETH_USDT", -250000000LL);
-        s->env.position = &s->pos[0];
-        break;
-    case QT__V1__ENVELOPE__BODY_KILLSWITCH:
-        qt__v1__kill_switch__init(&s->ks);
-        s->ks.tier = QT__V1__KILL_SWITCH_TIER__KS_NO_NEW;
-        s->ks.version = 3;
-        s->ks.set_by = "watchdog";
-        s->ks.reason = "heartbeat missing: qt-exec";
-        s->ks.set_at_ms = 1700000000000LL;
-        s->env.killswitch = &s->ks;
-        break;
-    case QT__V1__ENVELOPE__BODY_HEARTBEAT:
-        qt__v1__heartbeat__init(&s->hb);
-        s->hb.service = "qt-risk";
-        s->hb.instance = "qt-risk-1";
-        s->hb.pid = 4242;
-        s->hb.uptime_ms = 60000;
-        s->hb.last_event_time_ms = 1700000000000LL;
-        s->hb.processed = 17;
-        s->hb.status = "ok";
-        s->env.heartbeat = &s->hb;
-        break;
-    case QT__V1__ENVELOPE__BODY_WATERMARK:
-        qt__v1__watermark__init(&s->wm);
-        s->wm.stream = "bars.4h";
-        s->wm.event_time_ms = 1700000000000LL;
-        s->wm.end_of_stream = 1;
-        s->wm.count = 4;
-        s->env.watermark = &s->wm;
-        break;
-    case QT__V1__ENVELOPE__BODY_RECON:
-        position_init(&s->pos[1], "BTC_USDT", 1500000LL);
-        position_init(&s->pos[2], "BTC_USDT", 1400000LL);
-        s->rebuilt[0] = &s->pos[1];
-        s->broker[0] = &s->pos[2];
-        qt__v1__recon_report__init(&s->recon);
-        s->recon.ok = 0;
-        s->recon.mismatches = 1;
-        s->recon.n_rebuilt = 1;
-        s->recon.rebuilt = s->rebuilt;
-        s->recon.n_broker = 1;
-        s->recon.broker = s->broker;
-        s->recon.fills_seen = 9;
-        s->recon.duplicate_fills = 1;
-        s->recon.detail = "BTC_USDT qty differs";
-        s->env.recon = &s->recon;
-        break;
-    default:
-        break;
-    }
-}
+/* Sample envelopes of every body type: tests/lib/qt_testenv. */
 
 /* Encode + decode; asserts the status and returns the decoded envelope (or NULL). */
 static qt_env_t *roundtrip(const qt_env_t *env, qt_decode_status_t expect, char *why,
@@ -291,7 +35,7 @@ static qt_env_t *roundtrip(const qt_env_t *env, qt_decode_status_t expect, char 
 }
 
 /* The semantic check of `s` fails with a why containing `field`. */
-static void expect_invalid(sample_t *s, const char *field) {
+static void expect_invalid(qt_testenv_t *s, const char *field) {
     char why[256] = "";
     assert_false(qt_env_validate(&s->env, why, sizeof why));
     if (!strstr(why, field)) fail_msg("why \"%s\" does not name \"%s\"", why, field);
@@ -322,20 +66,20 @@ static void test_status_names(void **state) {
 /* Every body type: valid, decodes to the same values, re-encodes to the same bytes. */
 static void test_roundtrip_all_bodies(void **state) {
     (void)state;
-    for (size_t k = 0; k < NKINDS; k++) {
-        sample_t s;
-        sample_init(&s, KINDS[k]);
+    for (size_t k = 0; k < qt_testenv_nkinds; k++) {
+        qt_testenv_t s;
+        qt_testenv_init(&s, qt_testenv_kinds[k]);
         char why[256] = "";
         if (!qt_env_validate(&s.env, why, sizeof why))
-            fail_msg("sample %s invalid: %s", KIND_NAMES[k], why);
-        assert_string_equal(qt_env_body_name(&s.env), KIND_NAMES[k]);
+            fail_msg("sample %s invalid: %s", qt_testenv_kind_names[k], why);
+        assert_string_equal(qt_env_body_name(&s.env), qt_testenv_kind_names[k]);
         size_t len = 0;
         uint8_t *buf = qt_env_encode(&s.env, &len);
         assert_non_null(buf);
         qt_env_t *d = NULL;
         assert_int_equal(qt_env_decode(buf, len, &d, why, sizeof why), QT_DECODE_OK);
         assert_non_null(d);
-        assert_int_equal(d->body_case, KINDS[k]);
+        assert_int_equal(d->body_case, qt_testenv_kinds[k]);
         assert_int_equal(d->schema_version, QT_SCHEMA_VERSION);
         assert_string_equal(d->source, "qt-test");
         assert_true(d->seq == 42);
@@ -362,9 +106,9 @@ static void test_roundtrip_all_bodies(void **state) {
 
 static void test_roundtrip_values(void **state) {
     (void)state;
-    sample_t s;
+    qt_testenv_t s;
     char why[256];
-    sample_init(&s, QT__V1__ENVELOPE__BODY_BAR);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_BAR);
     qt_env_t *d = roundtrip(&s.env, QT_DECODE_OK, why, sizeof why);
     assert_string_equal(d->bar->symbol, "BTC_USDT");
     assert_string_equal(d->bar->interval, "4h");
@@ -374,7 +118,7 @@ static void test_roundtrip_values(void **state) {
     assert_int_equal(d->bar->flags, 1);
     qt_env_free(d);
 
-    sample_init(&s, QT__V1__ENVELOPE__BODY_FEATURES);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_FEATURES);
     d = roundtrip(&s.env, QT_DECODE_OK, why, sizeof why);
     assert_int_equal(d->features->n_features, 3);
     assert_string_equal(d->features->features[1]->name, "ret_1");
@@ -382,7 +126,7 @@ static void test_roundtrip_values(void **state) {
     assert_false(d->features->features[2]->ready);
     qt_env_free(d);
 
-    sample_init(&s, QT__V1__ENVELOPE__BODY_RECON);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_RECON);
     d = roundtrip(&s.env, QT_DECODE_OK, why, sizeof why);
     assert_int_equal(d->recon->n_rebuilt, 1);
     assert_true(d->recon->broker[0]->qty == 1400000LL);
@@ -413,8 +157,8 @@ static void test_decode_statuses(void **state) {
     /* NULL buffer with a length */
     assert_int_equal(qt_env_decode(NULL, 5, &out, why, sizeof why), QT_DECODE_MALFORMED);
     /* every strict prefix of a valid frame is rejected (never OK with wrong content) */
-    sample_t s;
-    sample_init(&s, QT__V1__ENVELOPE__BODY_FILL);
+    qt_testenv_t s;
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_FILL);
     size_t len = 0;
     uint8_t *buf = qt_env_encode(&s.env, &len);
     assert_non_null(buf);
@@ -428,20 +172,20 @@ static void test_decode_statuses(void **state) {
     assert_true(malformed > len / 2);
     free(buf);
     /* wrong version */
-    sample_init(&s, QT__V1__ENVELOPE__BODY_HEARTBEAT);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_HEARTBEAT);
     s.env.schema_version = 2;
     roundtrip(&s.env, QT_DECODE_VERSION, why, sizeof why);
     assert_non_null(strstr(why, "schema_version=2"));
     s.env.schema_version = 0;
     roundtrip(&s.env, QT_DECODE_VERSION, why, sizeof why);
     /* no body */
-    sample_init(&s, QT__V1__ENVELOPE__BODY_HEARTBEAT);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_HEARTBEAT);
     s.env.body_case = QT__V1__ENVELOPE__BODY__NOT_SET;
     s.env.heartbeat = NULL;
     roundtrip(&s.env, QT_DECODE_NO_BODY, why, sizeof why);
     assert_string_equal(qt_env_body_name(&s.env), "none");
     /* status without an out pointer still works and leaks nothing */
-    sample_init(&s, QT__V1__ENVELOPE__BODY_HEARTBEAT);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_HEARTBEAT);
     buf = qt_env_encode(&s.env, &len);
     assert_int_equal(qt_env_decode(buf, len, NULL, NULL, 0), QT_DECODE_OK);
     free(buf);
@@ -494,8 +238,8 @@ static void test_field_zero_is_malformed(void **state) {
 
 static void test_invalid_utf8_is_malformed(void **state) {
     (void)state;
-    sample_t s;
-    sample_init(&s, QT__V1__ENVELOPE__BODY_ORDER);
+    qt_testenv_t s;
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_ORDER);
     char bad[] = {'p', 'a', (char)0xC3, (char)0x28, 0}; /* bad continuation byte */
     s.order.mode = bad;
     char why[256];
@@ -514,7 +258,7 @@ static void test_invalid_utf8_is_malformed(void **state) {
     qt_env_t *d = roundtrip(&s.env, QT_DECODE_OK, why, sizeof why);
     qt_env_free(d);
     /* nested: a string inside a repeated message */
-    sample_init(&s, QT__V1__ENVELOPE__BODY_DECISION);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_DECISION);
     char bad2[] = {(char)0xFF, 0};
     s.rr.detail = bad2;
     roundtrip(&s.env, QT_DECODE_MALFORMED, why, sizeof why);
@@ -523,14 +267,14 @@ static void test_invalid_utf8_is_malformed(void **state) {
 
 static void test_envelope_rules(void **state) {
     (void)state;
-    sample_t s;
-    sample_init(&s, QT__V1__ENVELOPE__BODY_WATERMARK);
+    qt_testenv_t s;
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_WATERMARK);
     s.env.trace_id.len = 15;
     expect_invalid(&s, "trace_id");
-    sample_init(&s, QT__V1__ENVELOPE__BODY_WATERMARK);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_WATERMARK);
     s.env.span_id.len = 4;
     expect_invalid(&s, "span_id");
-    sample_init(&s, QT__V1__ENVELOPE__BODY_WATERMARK);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_WATERMARK);
     s.env.trace_id.len = 0;
     s.env.span_id.len = 0;
     assert_true(qt_env_validate(&s.env, NULL, 0));
@@ -541,7 +285,7 @@ static void test_envelope_rules(void **state) {
     expect_invalid(&s, "source");
     assert_false(qt_env_validate(NULL, NULL, 0));
     /* body case set but pointer missing (in-memory misuse) */
-    sample_init(&s, QT__V1__ENVELOPE__BODY_BAR);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_BAR);
     s.env.bar = NULL;
     char why[128];
     assert_false(qt_env_validate(&s.env, why, sizeof why));
@@ -550,10 +294,10 @@ static void test_envelope_rules(void **state) {
 
 static void test_bar_rules(void **state) {
     (void)state;
-    sample_t s;
+    qt_testenv_t s;
 #define BAR_CASE(stmt, field)                        \
     do {                                             \
-        sample_init(&s, QT__V1__ENVELOPE__BODY_BAR); \
+        qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_BAR); \
         stmt;                                        \
         expect_invalid(&s, field);                   \
     } while (0)
@@ -574,7 +318,7 @@ static void test_bar_rules(void **state) {
 #undef BAR_CASE
     /* boundaries that are valid: symbol of exactly 32 chars with every allowed class,
      * flat candle (o=h=l=c), zero volume */
-    sample_init(&s, QT__V1__ENVELOPE__BODY_BAR);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_BAR);
     s.bar.symbol = "Ab9_./-Ab9_./-Ab9_./-Ab9_./-Ab9_";
     assert_int_equal(strlen(s.bar.symbol), QT_MAX_SYMBOL);
     s.bar.open = s.bar.high = s.bar.low = s.bar.close = 1;
@@ -585,17 +329,17 @@ static void test_bar_rules(void **state) {
 
 static void test_features_rules(void **state) {
     (void)state;
-    sample_t s;
-    sample_init(&s, QT__V1__ENVELOPE__BODY_FEATURES);
+    qt_testenv_t s;
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_FEATURES);
     s.feat[1].value = NAN;
     expect_invalid(&s, "features.features[1] (ret_1).value=nan");
-    sample_init(&s, QT__V1__ENVELOPE__BODY_FEATURES);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_FEATURES);
     s.feat[0].value = -INFINITY;
     expect_invalid(&s, "value=-inf");
-    sample_init(&s, QT__V1__ENVELOPE__BODY_FEATURES);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_FEATURES);
     s.feat[2].name = "";
     expect_invalid(&s, "features.features[].name is empty");
-    sample_init(&s, QT__V1__ENVELOPE__BODY_FEATURES);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_FEATURES);
     s.fv.symbol = "bad symbol";
     expect_invalid(&s, "features.symbol");
     /* count bound: QT_MAX_FEATURES ok, one more rejected */
@@ -605,7 +349,7 @@ static void test_features_rules(void **state) {
     Qt__V1__Feature **many = malloc((QT_MAX_FEATURES + 1) * sizeof *many);
     assert_non_null(many);
     for (size_t i = 0; i <= QT_MAX_FEATURES; i++) many[i] = &f;
-    sample_init(&s, QT__V1__ENVELOPE__BODY_FEATURES);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_FEATURES);
     s.fv.features = many;
     s.fv.n_features = QT_MAX_FEATURES;
     assert_true(qt_env_validate(&s.env, NULL, 0));
@@ -616,10 +360,10 @@ static void test_features_rules(void **state) {
 
 static void test_signal_rules(void **state) {
     (void)state;
-    sample_t s;
+    qt_testenv_t s;
 #define SIG_CASE(stmt, field)                           \
     do {                                                \
-        sample_init(&s, QT__V1__ENVELOPE__BODY_SIGNAL); \
+        qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_SIGNAL); \
         stmt;                                           \
         expect_invalid(&s, field);                      \
     } while (0)
@@ -635,7 +379,7 @@ static void test_signal_rules(void **state) {
     SIG_CASE(s.sig.model = "", "signal.model is empty");
     SIG_CASE(s.sig.symbol = "", "signal.symbol is empty");
 #undef SIG_CASE
-    sample_init(&s, QT__V1__ENVELOPE__BODY_SIGNAL);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_SIGNAL);
     s.sig.score = 1.0;
     s.sig.confidence = 0.0;
     s.sig.volatility = 0.0;
@@ -647,10 +391,10 @@ static void test_signal_rules(void **state) {
 
 static void test_target_rules(void **state) {
     (void)state;
-    sample_t s;
+    qt_testenv_t s;
 #define TGT_CASE(stmt, field)                           \
     do {                                                \
-        sample_init(&s, QT__V1__ENVELOPE__BODY_TARGET); \
+        qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_TARGET); \
         stmt;                                           \
         expect_invalid(&s, field);                      \
     } while (0)
@@ -662,6 +406,10 @@ static void test_target_rules(void **state) {
     TGT_CASE(s.tp[1].symbol = "ETH USDT", "target.positions[].symbol");
     TGT_CASE(s.tp[1].symbol = "BTC_USDT", "symbol \"BTC_USDT\" listed twice");
     TGT_CASE(s.target.solve_ms = NAN, "target.solve_ms=nan");
+    TGT_CASE(s.target.objective = INFINITY, "target.objective=inf");
+    TGT_CASE(s.target.qaoa_objective = NAN, "target.qaoa_objective=nan");
+    TGT_CASE(s.target.classical_objective = -INFINITY, "target.classical_objective=-inf");
+    TGT_CASE(s.target.qaoa_ms = NAN, "target.qaoa_ms=nan");
 #undef TGT_CASE
     /* count bound, with distinct valid symbols so only the count is wrong */
     Qt__V1__TargetPosition *tps = calloc(QT_MAX_TARGETS + 1, sizeof *tps);
@@ -676,7 +424,7 @@ static void test_target_rules(void **state) {
         tps[i].ref_price = 100;
         tpp[i] = &tps[i];
     }
-    sample_init(&s, QT__V1__ENVELOPE__BODY_TARGET);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_TARGET);
     s.target.positions = tpp;
     s.target.n_positions = QT_MAX_TARGETS;
     assert_true(qt_env_validate(&s.env, NULL, 0));
@@ -685,17 +433,17 @@ static void test_target_rules(void **state) {
     free(tps);
     free(tpp);
     free(syms);
-    sample_init(&s, QT__V1__ENVELOPE__BODY_TARGET);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_TARGET);
     s.target.n_positions = 0;
     assert_true(qt_env_validate(&s.env, NULL, 0)); /* empty target = all flat */
 }
 
 static void test_order_flow_rules(void **state) {
     (void)state;
-    sample_t s;
+    qt_testenv_t s;
 #define CASE(kind, stmt, field)    \
     do {                           \
-        sample_init(&s, kind);     \
+        qt_testenv_init(&s, kind);     \
         stmt;                      \
         expect_invalid(&s, field); \
     } while (0)
@@ -733,10 +481,10 @@ static void test_order_flow_rules(void **state) {
     CASE(QT__V1__ENVELOPE__BODY_RECON, s.pos[1].symbol = "x y", "recon.rebuilt[].symbol");
 #undef CASE
     /* zero fee, rejected report with no fill and a short position are all valid */
-    sample_init(&s, QT__V1__ENVELOPE__BODY_FILL);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_FILL);
     s.fill.fee = 0;
     assert_true(qt_env_validate(&s.env, NULL, 0));
-    sample_init(&s, QT__V1__ENVELOPE__BODY_REPORT);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_REPORT);
     s.report.status = QT__V1__ORDER_STATUS__ORDER_STATUS_REJECTED;
     s.report.filled_qty = 0;
     s.report.avg_price = 0;
@@ -745,8 +493,8 @@ static void test_order_flow_rules(void **state) {
 
 static void test_control_rules(void **state) {
     (void)state;
-    sample_t s;
-    sample_init(&s, QT__V1__ENVELOPE__BODY_KILLSWITCH);
+    qt_testenv_t s;
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_KILLSWITCH);
     for (int t = 0; t <= 5; t++) {
         s.ks.tier = (Qt__V1__KillSwitchTier)t;
         assert_true(qt_env_validate(&s.env, NULL, 0)); /* KS_UNKNOWN included: fail closed */
@@ -755,18 +503,62 @@ static void test_control_rules(void **state) {
     expect_invalid(&s, "killswitch.tier=6");
     s.ks.tier = (Qt__V1__KillSwitchTier)-1;
     expect_invalid(&s, "killswitch.tier=-1");
-    sample_init(&s, QT__V1__ENVELOPE__BODY_HEARTBEAT);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_HEARTBEAT);
     s.hb.service = "";
     expect_invalid(&s, "heartbeat.service is empty");
-    sample_init(&s, QT__V1__ENVELOPE__BODY_WATERMARK);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_WATERMARK);
     s.wm.event_time_ms = -1;
     expect_invalid(&s, "watermark.event_time_ms=-1");
+    /* kill switch audit fields */
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_KILLSWITCH);
+    s.ks.previous_tier = (Qt__V1__KillSwitchTier)9;
+    expect_invalid(&s, "killswitch.previous_tier=9");
+    char *ops[9] = {"alice", "bob", "", "d", "e", "f", "g", "h", "i"};
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_KILLSWITCH);
+    s.ks.approved_by = ops;
+    s.ks.n_approved_by = 2;
+    assert_true(qt_env_validate(&s.env, NULL, 0));
+    s.ks.n_approved_by = 3;
+    expect_invalid(&s, "killswitch.approved_by[] is empty");
+    s.ks.n_approved_by = 9;
+    expect_invalid(&s, "killswitch.approved_by count=9 > 8");
+    /* data alerts */
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_ALERT);
+    s.alert.kind = "late";
+    expect_invalid(&s, "alert.kind=\"late\" is not stale|gap|invalid");
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_ALERT);
+    s.alert.symbol = "";
+    expect_invalid(&s, "alert.symbol is empty");
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_ALERT);
+    s.alert.age_ms = -5;
+    expect_invalid(&s, "alert.age_ms=-5");
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_ALERT);
+    s.alert.active = 0; /* clearing an alert is valid */
+    assert_true(qt_env_validate(&s.env, NULL, 0));
+    /* modes and policy actions */
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_MODE);
+    s.mode.mode = "yolo";
+    expect_invalid(&s, "mode.mode=\"yolo\" is not off|manual|paper|live");
+    static const char *const modes[] = {"off", "manual", "paper", "live"};
+    for (size_t k = 0; k < 4; k++) {
+        s.mode.mode = (char *)modes[k];
+        assert_true(qt_env_validate(&s.env, NULL, 0));
+    }
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_ACTION);
+    s.action.state = "done";
+    expect_invalid(&s, "action.state=\"done\"");
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_ACTION);
+    s.action.action_id = "";
+    expect_invalid(&s, "action.action_id is empty");
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_ACTION);
+    s.action.action = "";
+    expect_invalid(&s, "action.action is empty");
 }
 
 static void test_json_exact(void **state) {
     (void)state;
-    sample_t s;
-    sample_init(&s, QT__V1__ENVELOPE__BODY_BAR);
+    qt_testenv_t s;
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_BAR);
     char *j = qt_env_to_json(&s.env);
     assert_non_null(j);
     assert_string_equal(
@@ -780,7 +572,7 @@ static void test_json_exact(void **state) {
     free(j);
 
     /* enums by name, repeated messages as arrays, doubles, bools */
-    sample_init(&s, QT__V1__ENVELOPE__BODY_DECISION);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_DECISION);
     j = qt_env_to_json(&s.env);
     assert_non_null(j);
     assert_non_null(strstr(j, "\"side\":\"SIDE_SELL\""));
@@ -790,7 +582,7 @@ static void test_json_exact(void **state) {
     assert_non_null(strstr(j, "\"killswitch_tier\":1")); /* int32 field, not an enum */
     free(j);
 
-    sample_init(&s, QT__V1__ENVELOPE__BODY_FEATURES);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_FEATURES);
     j = qt_env_to_json(&s.env);
     json_error_t err;
     json_t *root = json_loads(j, 0, &err);
@@ -806,7 +598,7 @@ static void test_json_exact(void **state) {
     free(j);
 
     /* a tier is rendered by name; an unknown enum value as its number */
-    sample_init(&s, QT__V1__ENVELOPE__BODY_KILLSWITCH);
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_KILLSWITCH);
     j = qt_env_to_json(&s.env);
     assert_non_null(strstr(j, "\"tier\":\"KS_NO_NEW\""));
     free(j);
@@ -818,8 +610,8 @@ static void test_json_exact(void **state) {
 
 static void test_json_edge_values(void **state) {
     (void)state;
-    sample_t s;
-    sample_init(&s, QT__V1__ENVELOPE__BODY_SIGNAL);
+    qt_testenv_t s;
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_SIGNAL);
     s.env.seq = UINT64_MAX;               /* beyond int64: exact decimal string */
     s.env.event_time_ns = INT64_MIN;      /* int64 extremes stay integers */
     s.env.trace_id.len = 0;
@@ -845,9 +637,9 @@ static void test_json_edge_values(void **state) {
 
 static void test_json_deterministic(void **state) {
     (void)state;
-    for (size_t k = 0; k < NKINDS; k++) {
-        sample_t s;
-        sample_init(&s, KINDS[k]);
+    for (size_t k = 0; k < qt_testenv_nkinds; k++) {
+        qt_testenv_t s;
+        qt_testenv_init(&s, qt_testenv_kinds[k]);
         char *a = qt_env_to_json(&s.env);
         char *b = qt_env_to_json(&s.env);
         assert_non_null(a);
@@ -855,7 +647,7 @@ static void test_json_deterministic(void **state) {
         /* keys come in field order: schema_version first, the body last */
         assert_int_equal(strncmp(a, "{\"schema_version\":1,\"source\":", 29), 0);
         char key[32];
-        snprintf(key, sizeof key, ",\"%s\":{", KIND_NAMES[k]);
+        snprintf(key, sizeof key, ",\"%s\":{", qt_testenv_kind_names[k]);
         assert_non_null(strstr(a, key));
         free(a);
         free(b);
@@ -900,8 +692,8 @@ static void test_intern_and_free(void **state) {
     assert_null(qt_env_intern(longs));
     assert_null(qt_env_intern(NULL));
 
-    sample_t s;
-    sample_init(&s, QT__V1__ENVELOPE__BODY_HEARTBEAT);
+    qt_testenv_t s;
+    qt_testenv_init(&s, QT__V1__ENVELOPE__BODY_HEARTBEAT);
     s.env.source = "";
     char why[128];
     qt_env_t *d = roundtrip(&s.env, QT_DECODE_OK, why, sizeof why);
