@@ -11,7 +11,7 @@
 
 typedef struct {
     features_t *core;
-    qt_counter_t *emitted, *duplicates, *invalid, *full, *stale_wm, *ignored;
+    qt_counter_t *emitted, *duplicates, *invalid, *full, *stale_wm, *ignored, *fs_rejected;
 } ctx_t;
 
 static qt_stage_result_t on_event(void *vctx, qt_service_t *svc, const qt_env_t *env) {
@@ -19,7 +19,13 @@ static qt_stage_result_t on_event(void *vctx, qt_service_t *svc, const qt_env_t 
     if (env->body_case == QT__V1__ENVELOPE__BODY_BAR) {
         const Qt__V1__Bar *bar = env->bar;
         features_vec_t v;
+        uint64_t fs_rej = features_stats(ctx->core)->fs_rejected;
         features_rc_t rc = features_on_bar(ctx->core, bar, &v);
+        if (features_stats(ctx->core)->fs_rejected != fs_rej) {
+            qt_counter_inc(ctx->fs_rejected);
+            qt_log_once(QT_LOG_WARN, "features_spec_rejected", "bar_ohlcv_invalid_for_spec",
+                        "symbol", bar->symbol ? bar->symbol : "", NULL);
+        }
         switch (rc) {
         case FEATURES_DUPLICATE:
             qt_counter_inc(ctx->duplicates);
@@ -112,6 +118,24 @@ int main(int argc, char **argv) {
         cfg.rvol = (uint32_t)qt_config_int(fc, "features.rvol", false, 20, 2, QT_IND_MAX_WINDOW);
         cfg.max_symbols = (uint32_t)qt_config_int(fc, "features.max_symbols", false, 1024, 1,
                                                   FEATURES_MAX_SYMBOLS_LIMIT);
+        const char *spec = qt_config_str(fc, "features.spec", FEATURES_DEFAULT_SPEC);
+        if (spec && strlen(spec) >= sizeof cfg.spec) {
+            fprintf(stderr, "qt-features: %s: features.spec longer than %zu characters\n", path,
+                    sizeof cfg.spec - 1);
+            qt_config_destroy(&fc);
+            qt_service_destroy(&svc);
+            return 2;
+        }
+        if (spec) snprintf(cfg.spec, sizeof cfg.spec, "%s", spec);
+        const char *hz = qt_config_str(fc, "features.horizons", "");
+        if (hz && strlen(hz) >= sizeof cfg.horizons) {
+            fprintf(stderr, "qt-features: %s: features.horizons longer than %zu characters\n",
+                    path, sizeof cfg.horizons - 1);
+            qt_config_destroy(&fc);
+            qt_service_destroy(&svc);
+            return 2;
+        }
+        if (hz) snprintf(cfg.horizons, sizeof cfg.horizons, "%s", hz);
         if (qt_config_error(fc)) {
             fprintf(stderr, "qt-features: %s\n", qt_config_error(fc));
             qt_config_destroy(&fc);
@@ -146,10 +170,14 @@ int main(int argc, char **argv) {
                                       "Watermarks dropped: time <= last forwarded", NULL);
     ctx.ignored = qt_metrics_counter(m, "qt_features_ignored_total",
                                      "Input events of an unexpected type", NULL);
+    ctx.fs_rejected = qt_metrics_counter(m, "qt_features_spec_rejected_total",
+                                         "Bars whose spec features could not be computed "
+                                         "(invalid OHLCV): published not ready", NULL);
     char w[96];
     snprintf(w, sizeof w, "sma %u/%u ema %u/%u rvol %u", cfg.sma_fast, cfg.sma_slow, cfg.ema_fast,
              cfg.ema_slow, cfg.rvol);
-    qt_log_kv(QT_LOG_INFO, "features_start", "windows", w, NULL);
+    qt_log_kv(QT_LOG_INFO, "features_start", "windows", w, "spec", cfg.spec, "horizons",
+              cfg.horizons, NULL);
     qt_stage_ops_t ops = {.on_event = on_event, .save = save, .load = load, .idle = NULL};
     int rc = qt_stage_run(svc, "bars", &ops, &ctx);
     features_destroy(&ctx.core);

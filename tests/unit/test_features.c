@@ -1,5 +1,6 @@
 /* Unit tests: services/features core on real BTC/ETH 4h bars: values == batch
- * definitions, warm-up flags, duplicates, watermarks, checkpoint round trip. */
+ * definitions, warm-up flags, duplicates, watermarks, checkpoint round trip, and the
+ * feature_schema 2 names/values of the spec features. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include "features/features.h"
 #include "qt_bars.h"
+#include "qt_featureset.h"
 
 typedef struct {
     qt_bars_t btc, eth;
@@ -243,9 +245,11 @@ static void test_checkpoint_roundtrip_identical(void **state) {
             memset(&vb, 0, sizeof vb);
             assert_int_equal(features_on_bar(a, &b, &va), FEATURES_EMIT);
             assert_int_equal(features_on_bar(b2, &b, &vb), FEATURES_EMIT);
+            va.names = vb.names = NULL;   /* each core owns its name table */
             assert_memory_equal(&va, &vb, sizeof va);
             assert_int_equal(features_on_bar(a, &e, &va), FEATURES_EMIT);
             assert_int_equal(features_on_bar(b2, &e, &vb), FEATURES_EMIT);
+            va.names = vb.names = NULL;
             assert_memory_equal(&va, &vb, sizeof va);
         }
         /* a re-delivered bar from before the snapshot is a duplicate after restore */
@@ -336,11 +340,12 @@ static void test_pb_never_nan(void **state) {
         Qt__V1__Bar b = mkbar("ETH_USDT", &d->eth.bars[i], 0);
         assert_int_equal(features_on_bar(f, &b, &v), FEATURES_EMIT);
         features_vec_to_pb(&v, &pb);
-        assert_int_equal(pb.fv.feature_schema, 1);
-        assert_int_equal(pb.fv.n_features, FEATURES_N);
+        assert_int_equal(pb.fv.feature_schema, 2);
+        assert_int_equal(pb.fv.n_features, features_count(f));
         for (size_t k = 0; k < pb.fv.n_features; k++) {
             assert_true(isfinite(pb.fv.features[k]->value));
-            assert_string_equal(pb.fv.features[k]->name, features_names[k]);
+            assert_string_equal(pb.fv.features[k]->name, features_all_names(f)[k]);
+            if (k < FEATURES_N) assert_string_equal(pb.fv.features[k]->name, features_names[k]);
         }
     }
     assert_int_equal(features_stats(f)->nonfinite, 0);
@@ -351,7 +356,181 @@ static void test_pb_never_nan(void **state) {
     assert_true(pb.f[FEAT_RVOL].value == 0.0);
     assert_false(pb.f[FEAT_RVOL].ready);
     assert_string_equal(pb.fv.symbol, "ETH_USDT");
+    /* a vector built by hand (n 0, no names) is published as the six base features */
+    memset(&v, 0, sizeof v);
+    features_vec_to_pb(&v, &pb);
+    assert_int_equal(pb.fv.n_features, FEATURES_N);
+    assert_string_equal(pb.fv.features[5]->name, "rvol");
     features_destroy(&f);
+}
+
+/* The names qt-models relies on (feature_schema 2, default spec), in vector order. */
+static void test_schema2_names_and_values(void **state) {
+    data_t *d = *state;
+    static const char *const want[] = {
+        "ret_1", "sma_fast", "sma_slow", "ema_fast", "ema_slow", "rvol", "roc_1", "roc_20",
+        "roc_60", "zscore_20", "rsi_14", "macd_12_26_9", "macd_signal_12_26_9",
+        "macd_hist_12_26_9", "atr_14", "bb_mid_20_2", "bb_upper_20_2", "bb_lower_20_2",
+        "stoch_k_14_3", "stoch_d_14_3", "rvol_parkinson_20", "rvol_gk_20", "obv", "vwap_20"};
+    size_t nw = sizeof want / sizeof *want;
+    features_t *f = fresh();
+    assert_int_equal(features_count(f), nw);
+    for (size_t i = 0; i < nw; i++) assert_string_equal(features_all_names(f)[i], want[i]);
+    /* spec values == a standalone feature set fed the same bars (bit for bit) */
+    char err[256];
+    qt_featureset_t *fs = qt_featureset_new(FEATURES_DEFAULT_SPEC, NULL, 0, 0, err, sizeof err);
+    assert_non_null(fs);
+    features_vec_t v;
+    for (size_t i = 0; i < 2000; i++) {
+        const qt_bar_t *qb = &d->btc.bars[i];
+        Qt__V1__Bar b = mkbar("BTC_USDT", qb, 0);
+        assert_int_equal(features_on_bar(f, &b, &v), FEATURES_EMIT);
+        qt_fs_bar_t fb = {qb->t_ms, qt_fixed_to_double(qb->open), qt_fixed_to_double(qb->high),
+                          qt_fixed_to_double(qb->low), qt_fixed_to_double(qb->close),
+                          qt_fixed_to_double(qb->volume)};
+        assert_true(qt_featureset_update(fs, &fb, NULL));
+        assert_int_equal(v.n, nw);
+        assert_memory_equal(v.value + FEATURES_N, qt_featureset_values(fs),
+                            (nw - FEATURES_N) * sizeof(double));
+        assert_memory_equal(v.ready + FEATURES_N, qt_featureset_ready(fs), nw - FEATURES_N);
+        if (i == 33) {   /* TA-Lib MACD warm-up: first value at bar index 33 */
+            assert_true(v.ready[11] && v.ready[12] && v.ready[13]);
+            assert_true(v.ready[10] && v.ready[14]);   /* rsi_14, atr_14 ready from 14 */
+        }
+        if (i == 32) assert_false(v.ready[11]);
+    }
+    assert_int_equal(features_stats(f)->fs_rejected, 0);
+    /* a bar with only a close (no OHLCV): base features go on, spec features not ready */
+    Qt__V1__Bar b = QT__V1__BAR__INIT;
+    b.symbol = (char *)"BTC_USDT";
+    b.interval = (char *)"4h";
+    b.open_time_ms = d->btc.bars[2000].t_ms;
+    b.close = d->btc.bars[2000].close;
+    assert_int_equal(features_on_bar(f, &b, &v), FEATURES_EMIT);
+    assert_true(v.ready[FEAT_SMA_SLOW]);
+    for (size_t k = FEATURES_N; k < nw; k++) assert_true(!v.ready[k] && v.value[k] == 0.0);
+    assert_int_equal(features_stats(f)->fs_rejected, 1);
+    /* the next full bar continues the spec features from where they were */
+    Qt__V1__Bar b2 = mkbar("BTC_USDT", &d->btc.bars[2001], 0);
+    assert_int_equal(features_on_bar(f, &b2, &v), FEATURES_EMIT);
+    assert_true(v.ready[10]);
+    qt_featureset_destroy(&fs);
+    features_destroy(&f);
+    /* spec config: bad specs are refused with a reason; "" = base features only */
+    features_cfg_t c;
+    features_cfg_default(&c);
+    snprintf(c.spec, sizeof c.spec, "rsi:14,bogus:3");
+    char why[256];
+    assert_false(features_cfg_valid(&c, why, sizeof why));
+    assert_non_null(strstr(why, "bogus"));
+    assert_null(features_new(&c));
+    c.spec[0] = '\0';
+    f = features_new(&c);
+    assert_int_equal(features_count(f), FEATURES_N);
+    Qt__V1__Bar b3 = mkbar("BTC_USDT", &d->btc.bars[0], 0);
+    assert_int_equal(features_on_bar(f, &b3, &v), FEATURES_EMIT);
+    assert_int_equal(v.n, FEATURES_N);
+    /* a snapshot taken with another spec is refused */
+    qt_buf_t snap;
+    qt_buf_init(&snap);
+    features_save(f, &snap);
+    features_t *g = fresh();
+    qt_reader_t r;
+    qt_reader_init(&r, snap.data, snap.len);
+    assert_false(features_load(g, &r));
+    qt_buf_free(&snap);
+    features_destroy(&g);
+    features_destroy(&f);
+}
+
+
+/* Multi-horizon in the core: "1d" adds the spec again (suffix _1d) computed on UTC days
+ * of the 4h bars; it equals a standalone horizon feature set, survives a checkpoint bit
+ * for bit, and is never ready for a symbol whose interval does not divide a day. */
+static void test_horizons(void **state) {
+    data_t *d = *state;
+    features_cfg_t c;
+    features_cfg_default(&c);
+    snprintf(c.spec, sizeof c.spec, "rsi:14,macd:12:26:9,atr:14");
+    snprintf(c.horizons, sizeof c.horizons, "1d");
+    features_t *f = features_new(&c);
+    assert_non_null(f);
+    assert_int_equal(features_count(f), FEATURES_N + 5 * 2);
+    assert_string_equal(features_all_names(f)[FEATURES_N + 5], "rsi_14_1d");
+    assert_string_equal(features_all_names(f)[FEATURES_N + 9], "atr_14_1d");
+    char err[256];
+    qt_featureset_t *ref = qt_featureset_new(c.spec, "_1d", 14400000, 86400000, err, sizeof err);
+    assert_non_null(ref);
+    features_vec_t v;
+    size_t ready_days = 0;
+    const size_t cut = 1111;
+    qt_buf_t snap;
+    qt_buf_init(&snap);
+    features_t *g = features_new(&c);
+    for (size_t i = 0; i < 1800; i++) {
+        const qt_bar_t *qb = &d->btc.bars[i];
+        Qt__V1__Bar b = mkbar("BTC_USDT", qb, 0);
+        assert_int_equal(features_on_bar(f, &b, &v), FEATURES_EMIT);
+        qt_fs_bar_t fb = {qb->t_ms, qt_fixed_to_double(qb->open), qt_fixed_to_double(qb->high),
+                          qt_fixed_to_double(qb->low), qt_fixed_to_double(qb->close),
+                          qt_fixed_to_double(qb->volume)};
+        assert_true(qt_featureset_update(ref, &fb, NULL));
+        assert_memory_equal(v.value + FEATURES_N + 5, qt_featureset_values(ref), 5 * sizeof(double));
+        assert_memory_equal(v.ready + FEATURES_N + 5, qt_featureset_ready(ref), 5);
+        if (v.ready[FEATURES_N + 5]) ready_days++;
+        if (i + 1 == cut) {
+            features_save(f, &snap);
+            qt_reader_t r;
+            qt_reader_init(&r, snap.data, snap.len);
+            assert_true(features_load(g, &r));
+        } else if (i + 1 > cut) {
+            features_vec_t w;
+            assert_int_equal(features_on_bar(g, &b, &w), FEATURES_EMIT);
+            assert_memory_equal(w.value, v.value, features_count(f) * sizeof(double));
+            assert_memory_equal(w.ready, v.ready, features_count(f));
+        }
+    }
+    /* rsi_14 on days: ready from the 15th completed day (~day 15 of 300) */
+    assert_true(ready_days > 1500);
+    assert_int_equal(features_stats(f)->horizon_unavailable, 0);
+    /* a 5h interval does not divide a day: the _1d outputs are never ready */
+    Qt__V1__Bar odd = mkbar("ODD_USDT", &d->eth.bars[0], 0);
+    odd.interval = (char *)"5h";
+    assert_int_equal(features_on_bar(f, &odd, &v), FEATURES_EMIT);
+    assert_int_equal(features_stats(f)->horizon_unavailable, 1);
+    for (size_t k = FEATURES_N + 5; k < features_count(f); k++) assert_false(v.ready[k]);
+    /* a snapshot with the odd symbol still round-trips */
+    qt_buf_t s2;
+    qt_buf_init(&s2);
+    features_save(f, &s2);
+    features_t *h = features_new(&c);
+    qt_reader_t r;
+    qt_reader_init(&r, s2.data, s2.len);
+    assert_true(features_load(h, &r));
+    /* other horizons are refused */
+    features_cfg_t c2 = c;
+    snprintf(c2.horizons, sizeof c2.horizons, "1w");
+    features_t *o = features_new(&c2);
+    qt_reader_init(&r, s2.data, s2.len);
+    assert_false(features_load(o, &r));
+    /* bad horizon lists */
+    const char *bad[] = {"1x", "0d", "1d,1d", "d", "1d,", "1d,2d,3d,4d,5d", "367d"};
+    char why[256];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(c2.horizons, sizeof c2.horizons, "%s", bad[i]);
+        assert_false(features_cfg_valid(&c2, why, sizeof why));
+    }
+    snprintf(c2.horizons, sizeof c2.horizons, "1d");
+    c2.spec[0] = '\0';
+    assert_false(features_cfg_valid(&c2, why, sizeof why));
+    assert_non_null(strstr(why, "spec"));
+    features_destroy(&o);
+    features_destroy(&h);
+    features_destroy(&g);
+    features_destroy(&f);
+    qt_featureset_destroy(&ref);
+    qt_buf_free(&snap);
+    qt_buf_free(&s2);
 }
 
 int main(void) {
@@ -362,6 +541,8 @@ int main(void) {
         cmocka_unit_test(test_checkpoint_roundtrip_identical),
         cmocka_unit_test(test_load_rejects_bad_snapshots),
         cmocka_unit_test(test_pb_never_nan),
+        cmocka_unit_test(test_schema2_names_and_values),
+        cmocka_unit_test(test_horizons),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -274,6 +274,122 @@ static void test_long_run_no_drift(void **state) {
     assert_true(sd > 0.2 && sd < 0.4);  /* uniform on [0, 1): sd ~ 0.29 */
 }
 
+
+/* The issue 4 indicators: a snapshot taken mid-stream continues bit-for-bit, and every
+ * truncation, a wrong window and a NaN inside are refused. */
+static void test_new_indicator_snapshots(void **state) {
+    btc_t *b = *state;
+    qt_ind_wma_t w1, w2;
+    qt_ind_rsi_t r1, r2;
+    qt_ind_atr_t a1, a2;
+    qt_ind_macd_t m1, m2;
+    qt_ind_stoch_t s1, s2;
+    qt_ind_roc_t c1, c2;
+    qt_ind_vwap_t v1, v2;
+    qt_ind_wma_init(&w1, 10);
+    qt_ind_rsi_init(&r1, 14);
+    qt_ind_atr_init(&a1, 14);
+    qt_ind_macd_init(&m1, 12, 26, 9);
+    qt_ind_stoch_init(&s1, 14, 3);
+    qt_ind_roc_init(&c1, 20);
+    qt_ind_vwap_init(&v1, 20);
+    double *hi = malloc(b->n * sizeof *hi), *lo = malloc(b->n * sizeof *lo),
+           *vol = malloc(b->n * sizeof *vol);
+    for (size_t i = 0; i < b->n; i++) {
+        hi[i] = qt_fixed_to_double(b->bars.bars[i].high);
+        lo[i] = qt_fixed_to_double(b->bars.bars[i].low);
+        vol[i] = qt_fixed_to_double(b->bars.bars[i].volume);
+    }
+    size_t half = 777;
+    for (size_t i = 0; i < half; i++) {
+        qt_ind_wma_update(&w1, b->close[i]);
+        qt_ind_rsi_update(&r1, b->close[i]);
+        qt_ind_atr_update(&a1, hi[i], lo[i], b->close[i]);
+        qt_ind_macd_update(&m1, b->close[i]);
+        qt_ind_stoch_update(&s1, hi[i], lo[i], b->close[i]);
+        qt_ind_roc_update(&c1, b->close[i]);
+        qt_ind_vwap_update(&v1, hi[i], lo[i], b->close[i], vol[i]);
+    }
+    qt_buf_t buf;
+    qt_buf_init(&buf);
+    qt_ind_wma_save(&w1, &buf);
+    qt_ind_rsi_save(&r1, &buf);
+    qt_ind_atr_save(&a1, &buf);
+    qt_ind_macd_save(&m1, &buf);
+    qt_ind_stoch_save(&s1, &buf);
+    qt_ind_roc_save(&c1, &buf);
+    qt_ind_vwap_save(&v1, &buf);
+    qt_reader_t r;
+    qt_reader_init(&r, buf.data, buf.len);
+    assert_true(qt_ind_wma_load(&w2, &r, 10));
+    assert_true(qt_ind_rsi_load(&r2, &r, 14));
+    assert_true(qt_ind_atr_load(&a2, &r, 14));
+    assert_true(qt_ind_macd_load(&m2, &r, 12, 26, 9));
+    assert_true(qt_ind_stoch_load(&s2, &r, 14, 3));
+    assert_true(qt_ind_roc_load(&c2, &r, 20));
+    assert_true(qt_ind_vwap_load(&v2, &r, 20));
+    assert_true(qt_reader_done(&r));
+    for (size_t i = half; i < b->n; i++) {
+        qt_ind_wma_update(&w1, b->close[i]);
+        qt_ind_wma_update(&w2, b->close[i]);
+        qt_ind_rsi_update(&r1, b->close[i]);
+        qt_ind_rsi_update(&r2, b->close[i]);
+        qt_ind_atr_update(&a1, hi[i], lo[i], b->close[i]);
+        qt_ind_atr_update(&a2, hi[i], lo[i], b->close[i]);
+        qt_ind_macd_update(&m1, b->close[i]);
+        qt_ind_macd_update(&m2, b->close[i]);
+        qt_ind_stoch_update(&s1, hi[i], lo[i], b->close[i]);
+        qt_ind_stoch_update(&s2, hi[i], lo[i], b->close[i]);
+        qt_ind_roc_update(&c1, b->close[i]);
+        qt_ind_roc_update(&c2, b->close[i]);
+        qt_ind_vwap_update(&v1, hi[i], lo[i], b->close[i], vol[i]);
+        qt_ind_vwap_update(&v2, hi[i], lo[i], b->close[i], vol[i]);
+        assert_true(qt_ind_wma_value(&w1) == qt_ind_wma_value(&w2));
+        assert_true(qt_ind_rsi_value(&r1) == qt_ind_rsi_value(&r2));
+        assert_true(qt_ind_atr_value(&a1) == qt_ind_atr_value(&a2));
+        assert_true(qt_ind_macd_hist(&m1) == qt_ind_macd_hist(&m2));
+        assert_true(qt_ind_stoch_k(&s1) == qt_ind_stoch_k(&s2));   /* rebuilt deques */
+        assert_true(qt_ind_stoch_d(&s1) == qt_ind_stoch_d(&s2));
+        assert_true(qt_ind_roc_value(&c1) == qt_ind_roc_value(&c2));
+        assert_true(qt_ind_vwap_value(&v1) == qt_ind_vwap_value(&v2));
+    }
+    /* refusals: every truncation of the stoch and macd records, wrong parameters */
+    qt_buf_t one;
+    qt_buf_init(&one);
+    qt_ind_stoch_save(&s1, &one);
+    for (size_t cut = 0; cut < one.len; cut++) {
+        qt_reader_init(&r, one.data, cut);
+        assert_false(qt_ind_stoch_load(&s2, &r, 14, 3));
+    }
+    qt_reader_init(&r, one.data, one.len);
+    assert_false(qt_ind_stoch_load(&s2, &r, 14, 4));
+    qt_buf_free(&one);
+    qt_buf_init(&one);
+    qt_ind_macd_save(&m1, &one);
+    for (size_t cut = 0; cut < one.len; cut++) {
+        qt_reader_init(&r, one.data, cut);
+        assert_false(qt_ind_macd_load(&m2, &r, 12, 26, 9));
+    }
+    qt_reader_init(&r, one.data, one.len);
+    assert_false(qt_ind_macd_load(&m2, &r, 12, 27, 9));
+    double nan = NAN;
+    memcpy(one.data + one.len - 8, &nan, sizeof nan);   /* the macd value */
+    qt_reader_init(&r, one.data, one.len);
+    assert_false(qt_ind_macd_load(&m2, &r, 12, 26, 9));
+    qt_buf_free(&one);
+    /* parameter ranges and refused inputs */
+    assert_false(qt_ind_macd_init(&m2, 26, 12, 9));
+    assert_false(qt_ind_roc_init(&c2, QT_IND_MAX_WINDOW));
+    assert_false(qt_ind_atr_update(&a2, 1.0, 2.0, 1.5));   /* high < low */
+    assert_false(qt_ind_rsi_update(&r2, INFINITY));
+    assert_false(qt_ind_roc_update(&c2, 0.0));
+    assert_false(qt_ind_vwap_update(&v2, 2, 1, 1.5, -1));
+    qt_buf_free(&buf);
+    free(hi);
+    free(lo);
+    free(vol);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sma_first10_btc),
@@ -282,6 +398,7 @@ int main(void) {
         cmocka_unit_test(test_snapshot_roundtrip_continues_identically),
         cmocka_unit_test(test_rejects_nonfinite_and_bad_windows),
         cmocka_unit_test(test_long_run_no_drift),
+        cmocka_unit_test(test_new_indicator_snapshots),
     };
     return cmocka_run_group_tests(tests, setup_btc, teardown_btc);
 }
