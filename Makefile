@@ -42,7 +42,7 @@ endif
 endif
 
 PKGS := libzmq libprotobuf-c rdkafka hiredis jansson libmicrohttpd yaml-0.1 libcrypto libcurl zlib \
-        nlopt xgboost
+        nlopt xgboost cairo
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
