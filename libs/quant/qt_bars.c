@@ -1,5 +1,6 @@
 /* qt_bars: OHLCV file loading; see qt_bars.h for formats and checks. */
 #include "qt_bars.h"
+#include "qt_klines.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -195,54 +196,114 @@ static bool is_nonfinite_word(const char *p, size_t n) {
            (n == 8 && strncasecmp(p, "infinity", 8) == 0);
 }
 
-/* Validates one row; appends it or counts the rejection. -1 only on OOM. */
-static int take_row(qt_bars_t *b, bool have_time, int64_t t, const span_t f[5]) {
+void qt_rows_init(qt_rows_t *r) { memset(r, 0, sizeof *r); }
+
+void qt_rows_free(qt_rows_t *r) {
+    if (!r) return;
+    free(r->rows);
+    memset(r, 0, sizeof *r);
+}
+
+static qt_row_t *row_push(qt_rows_t *r) {
+    if (r->n == r->cap) {
+        size_t ncap = r->cap ? r->cap * 2 : 1024;
+        qt_row_t *nr = realloc(r->rows, ncap * sizeof *nr);
+        if (!nr) return NULL;
+        r->rows = nr;
+        r->cap = ncap;
+    }
+    qt_row_t *row = &r->rows[r->n++];
+    memset(row, 0, sizeof *row);
+    row->row = (uint32_t)r->n;
+    return row;
+}
+
+/* Appends an unparseable row. -1 only on OOM. */
+static int row_bad(qt_rows_t *r, qt_bars_reject_t why, int64_t t, const char *detail) {
+    qt_row_t *row = row_push(r);
+    if (!row) return -1;
+    row->parsed = false;
+    row->why = (uint8_t)why;
+    row->t_ms = t;
+    if (r->first_bad_row == 0) {
+        r->first_bad_row = row->row;
+        snprintf(r->first_bad, sizeof r->first_bad, "%s", detail);
+    }
+    return 0;
+}
+
+/* Parses one row's time and five numbers and appends it (parsed or not). -1 on OOM. */
+static int row_take(qt_rows_t *r, bool have_time, int64_t t, const span_t f[5]) {
     static const char *const names[5] = {"open", "high", "low", "close", "volume"};
     char detail[96];
-    if (!have_time || t < 0 || t > MAX_TIME_MS) {
-        reject(b, QT_BARS_REJ_TIME, "bad open time");
-        return 0;
-    }
+    if (!have_time || t < 0 || t > MAX_TIME_MS) return row_bad(r, QT_BARS_REJ_TIME, 0, "bad open time");
     qt_fixed_t v[5];
     for (int i = 0; i < 5; i++) {
         if (is_nonfinite_word(f[i].p, f[i].len)) {
             snprintf(detail, sizeof detail, "%s is not finite", names[i]);
-            reject(b, QT_BARS_REJ_NONFINITE, detail);
-            return 0;
+            return row_bad(r, QT_BARS_REJ_NONFINITE, t, detail);
         }
         qt_money_status_t st = qt_fixed_parse_n(f[i].p, f[i].len, &v[i]);
         if (st != QT_MONEY_OK) {
             snprintf(detail, sizeof detail, "%s: %s", names[i], qt_money_status_str(st));
-            reject(b,
-                   st == QT_MONEY_ERANGE       ? QT_BARS_REJ_RANGE
-                   : st == QT_MONEY_ENONFINITE ? QT_BARS_REJ_NONFINITE
-                                               : QT_BARS_REJ_SYNTAX,
-                   detail);
-            return 0;
+            return row_bad(r,
+                           st == QT_MONEY_ERANGE       ? QT_BARS_REJ_RANGE
+                           : st == QT_MONEY_ENONFINITE ? QT_BARS_REJ_NONFINITE
+                                                       : QT_BARS_REJ_SYNTAX,
+                           t, detail);
         }
     }
-    for (int i = 0; i < 4; i++) {
-        if (v[i] <= 0) {
-            snprintf(detail, sizeof detail, "%s <= 0", names[i]);
-            reject(b, QT_BARS_REJ_NONPOSITIVE, detail);
-            return 0;
+    qt_row_t *row = row_push(r);
+    if (!row) return -1;
+    row->parsed = true;
+    row->t_ms = t;
+    row->open = v[0];
+    row->high = v[1];
+    row->low = v[2];
+    row->close = v[3];
+    row->volume = v[4];
+    return 0;
+}
+
+int qt_bars_check_row(const qt_row_t *row, const char **detail) {
+    const char *d = NULL;
+    int why = -1;
+    if (row->open <= 0) d = "open <= 0", why = QT_BARS_REJ_NONPOSITIVE;
+    else if (row->high <= 0) d = "high <= 0", why = QT_BARS_REJ_NONPOSITIVE;
+    else if (row->low <= 0) d = "low <= 0", why = QT_BARS_REJ_NONPOSITIVE;
+    else if (row->close <= 0) d = "close <= 0", why = QT_BARS_REJ_NONPOSITIVE;
+    else if (row->volume < 0) d = "volume < 0", why = QT_BARS_REJ_NONPOSITIVE;
+    else if (row->high < row->open || row->high < row->close || row->high < row->low ||
+             row->low > row->open || row->low > row->close)
+        d = "high/low inconsistent with open/close", why = QT_BARS_REJ_OHLC;
+    if (detail) *detail = d;
+    return why;
+}
+
+int qt_bars_from_rows(qt_bars_t *b, const qt_rows_t *r) {
+    for (size_t i = 0; i < r->n; i++) {
+        const qt_row_t *row = &r->rows[i];
+        b->rows++;
+        if (!row->parsed) {
+            reject(b, (qt_bars_reject_t)row->why,
+                   row->row == r->first_bad_row ? r->first_bad : "not parseable");
+            continue;
         }
+        const char *d = NULL;
+        int why = qt_bars_check_row(row, &d);
+        if (why >= 0) {
+            reject(b, (qt_bars_reject_t)why, d);
+            continue;
+        }
+        if (b->n && row->t_ms <= b->bars[b->n - 1].t_ms) {
+            reject(b, QT_BARS_REJ_ORDER, "open time not after the previous row");
+            continue;
+        }
+        qt_bar_t bar = {.t_ms = row->t_ms, .open = row->open, .high = row->high,
+                        .low = row->low, .close = row->close, .volume = row->volume};
+        if (!append(b, &bar)) return -1;
     }
-    if (v[4] < 0) {
-        reject(b, QT_BARS_REJ_NONPOSITIVE, "volume < 0");
-        return 0;
-    }
-    qt_fixed_t o = v[0], h = v[1], l = v[2], c = v[3];
-    if (h < o || h < c || h < l || l > o || l > c) {
-        reject(b, QT_BARS_REJ_OHLC, "high/low inconsistent with open/close");
-        return 0;
-    }
-    if (b->n && t <= b->bars[b->n - 1].t_ms) {
-        reject(b, QT_BARS_REJ_ORDER, "open time not after the previous row");
-        return 0;
-    }
-    qt_bar_t bar = {.t_ms = t, .open = o, .high = h, .low = l, .close = c, .volume = v[4]};
-    return append(b, &bar) ? 0 : -1;
+    return 0;
 }
 
 /* ---- JSON ---------------------------------------------------------------------------- */
@@ -325,7 +386,7 @@ static bool skip_value(cur_t *c, int depth) {
 
 /* Parses one row array at c (which points at '['). Returns -1 on structural error,
  * -2 on OOM, 0 otherwise (row accepted or counted as rejected). */
-static int json_row(qt_bars_t *b, cur_t *c) {
+static int json_row(qt_rows_t *b, cur_t *c) {
     span_t f[ROW_MAX_FIELDS];
     bool bad[ROW_MAX_FIELDS] = {false};
     size_t nf = 0;
@@ -373,25 +434,23 @@ static int json_row(qt_bars_t *b, cur_t *c) {
             return -1;
         }
     }
-    b->rows++;
     if (nf != 6 && nf != 12) {
         char d[64];
         snprintf(d, sizeof d, "%zu fields (expected 6 or 12)", nf);
-        reject(b, QT_BARS_REJ_COLUMNS, d);
-        return 0;
-    }
-    for (size_t i = 0; i < 6; i++) {
-        if (bad[i]) {
-            reject(b, i == 0 ? QT_BARS_REJ_TIME : QT_BARS_REJ_SYNTAX, "field is not a number");
-            return 0;
-        }
+        return row_bad(b, QT_BARS_REJ_COLUMNS, 0, d) == 0 ? 0 : -2;
     }
     int64_t t = 0;
-    bool have_t = parse_int64(f[0].p, f[0].len, &t);
-    return take_row(b, have_t, t, f + 1) == 0 ? 0 : -2;
+    bool have_t = !bad[0] && parse_int64(f[0].p, f[0].len, &t);
+    for (size_t i = 0; i < 6; i++) {
+        if (bad[i]) {
+            return row_bad(b, i == 0 ? QT_BARS_REJ_TIME : QT_BARS_REJ_SYNTAX, have_t ? t : 0,
+                           "field is not a number") == 0 ? 0 : -2;
+        }
+    }
+    return row_take(b, have_t, t, f + 1) == 0 ? 0 : -2;
 }
 
-int qt_bars_parse_json(qt_bars_t *b, const char *text, size_t len, char *err, size_t errlen) {
+int qt_rows_parse_json(qt_rows_t *b, const char *text, size_t len, char *err, size_t errlen) {
     cur_t c = {text, len, 0};
     skip_ws(&c);
     if (c.pos >= c.len || text[c.pos] != '[') {
@@ -425,8 +484,10 @@ int qt_bars_parse_json(qt_bars_t *b, const char *text, size_t len, char *err, si
                     set_err(err, errlen, "JSON: malformed value near offset %zu", c.pos);
                     return -1;
                 }
-                b->rows++;
-                reject(b, QT_BARS_REJ_COLUMNS, "row is not an array");
+                if (row_bad(b, QT_BARS_REJ_COLUMNS, 0, "row is not an array") != 0) {
+                    set_err(err, errlen, "out of memory");
+                    return -1;
+                }
             }
             skip_ws(&c);
             if (c.pos < c.len && text[c.pos] == ',') {
@@ -475,7 +536,7 @@ static bool span_ieq(span_t s, const char *w) {
     return s.len == n && strncasecmp(s.p, w, n) == 0;
 }
 
-int qt_bars_parse_csv(qt_bars_t *b, const char *text, size_t len, char *err, size_t errlen) {
+int qt_rows_parse_csv(qt_rows_t *b, const char *text, size_t len, char *err, size_t errlen) {
     size_t pos = 0;
     /* skip a UTF-8 BOM */
     if (len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB &&
@@ -529,19 +590,21 @@ int qt_bars_parse_csv(qt_bars_t *b, const char *text, size_t len, char *err, siz
             have_header = true;
             continue;
         }
-        b->rows++;
         size_t nf = split_fields(line, llen, delim, f, CSV_MAX_COLS);
         if (nf < need || nf > CSV_MAX_COLS) {
             char d[64];
             snprintf(d, sizeof d, "%zu fields (need at least %zu)", nf, need);
-            reject(b, QT_BARS_REJ_COLUMNS, d);
+            if (row_bad(b, QT_BARS_REJ_COLUMNS, 0, d) != 0) {
+                set_err(err, errlen, "out of memory");
+                return -1;
+            }
             continue;
         }
         int64_t t = 0;
         bool have_t = qt_bars_parse_time(f[col[0]].p, f[col[0]].len, &t);
         span_t px[5];
         for (int k = 0; k < 5; k++) px[k] = f[col[k + 1]];
-        if (take_row(b, have_t, t, px) < 0) {
+        if (row_take(b, have_t, t, px) < 0) {
             set_err(err, errlen, "out of memory");
             return -1;
         }
@@ -553,6 +616,37 @@ int qt_bars_parse_csv(qt_bars_t *b, const char *text, size_t len, char *err, siz
     return 0;
 }
 
+/* ---- Binance klines bodies (qt_klines) ------------------------------------------------ */
+
+int qt_rows_parse_klines(qt_rows_t *b, const char *text, size_t len, char *err, size_t errlen) {
+    qt_klines_t k;
+    qt_klines_init(&k);
+    if (qt_klines_parse(&k, text, len, err, errlen) != 0) {
+        qt_klines_free(&k);
+        return -1;
+    }
+    for (size_t i = 0; i < k.n; i++) {
+        qt_row_t *row = row_push(b);
+        if (!row) {
+            qt_klines_free(&k);
+            set_err(err, errlen, "out of memory");
+            return -1;
+        }
+        const qt_kline_t *q = &k.rows[i];
+        row->parsed = q->open_ms <= MAX_TIME_MS;
+        row->why = row->parsed ? 0 : QT_BARS_REJ_TIME;
+        row->t_ms = q->open_ms;
+        row->open = q->open, row->high = q->high, row->low = q->low, row->close = q->close;
+        row->volume = q->volume;
+        if (!row->parsed && b->first_bad_row == 0) {
+            b->first_bad_row = row->row;
+            snprintf(b->first_bad, sizeof b->first_bad, "bad open time");
+        }
+    }
+    qt_klines_free(&k);
+    return 0;
+}
+
 /* ---- files --------------------------------------------------------------------------- */
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -560,7 +654,12 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
-int qt_bars_load_file(qt_bars_t *b, const char *path, char *err, size_t errlen) {
+int qt_rows_load_file(qt_rows_t *b, const char *path, char *err, size_t errlen) {
+    return qt_rows_load_file_fmt(b, path, QT_BARS_FMT_AUTO, err, errlen);
+}
+
+int qt_rows_load_file_fmt(qt_rows_t *b, const char *path, qt_bars_fmt_t fmt, char *err,
+                          size_t errlen) {
     /* gzread reads plain files transparently, so one reader serves both. */
     gzFile gz = gzopen(path, "rb");
     if (!gz) {
@@ -607,11 +706,55 @@ int qt_bars_load_file(qt_bars_t *b, const char *path, char *err, size_t errlen) 
     gzclose(gz);
     char sub[512];
     int rc;
-    bool json = ends_with(path, ".json") || ends_with(path, ".json.gz");
-    rc = json ? qt_bars_parse_json(b, buf, len, sub, sizeof sub)
-              : qt_bars_parse_csv(b, buf, len, sub, sizeof sub);
+    if (fmt == QT_BARS_FMT_BINANCE) {
+        rc = qt_rows_parse_klines(b, buf, len, sub, sizeof sub);
+        free(buf);
+        if (rc != 0) set_err(err, errlen, "%s: %s", path, sub);
+        return rc;
+    }
+    bool json = fmt == QT_BARS_FMT_JSON ||
+                (fmt == QT_BARS_FMT_AUTO && (ends_with(path, ".json") || ends_with(path, ".json.gz")));
+    rc = json ? qt_rows_parse_json(b, buf, len, sub, sizeof sub)
+              : qt_rows_parse_csv(b, buf, len, sub, sizeof sub);
     free(buf);
     if (rc != 0) set_err(err, errlen, "%s: %s", path, sub);
+    return rc;
+}
+
+/* ---- bars = rows + checks ----------------------------------------------------------- */
+
+typedef int (*rows_parser_t)(qt_rows_t *, const char *, size_t, char *, size_t);
+
+static int bars_via_rows(qt_bars_t *b, rows_parser_t fn, const char *text, size_t len,
+                         char *err, size_t errlen) {
+    qt_rows_t r;
+    qt_rows_init(&r);
+    int rc = fn(&r, text, len, err, errlen);
+    if (rc == 0 && qt_bars_from_rows(b, &r) != 0) {
+        set_err(err, errlen, "out of memory");
+        rc = -1;
+    }
+    qt_rows_free(&r);
+    return rc;
+}
+
+int qt_bars_parse_json(qt_bars_t *b, const char *text, size_t len, char *err, size_t errlen) {
+    return bars_via_rows(b, qt_rows_parse_json, text, len, err, errlen);
+}
+
+int qt_bars_parse_csv(qt_bars_t *b, const char *text, size_t len, char *err, size_t errlen) {
+    return bars_via_rows(b, qt_rows_parse_csv, text, len, err, errlen);
+}
+
+int qt_bars_load_file(qt_bars_t *b, const char *path, char *err, size_t errlen) {
+    qt_rows_t r;
+    qt_rows_init(&r);
+    int rc = qt_rows_load_file(&r, path, err, errlen);
+    if (rc == 0 && qt_bars_from_rows(b, &r) != 0) {
+        set_err(err, errlen, "%s: out of memory", path);
+        rc = -1;
+    }
+    qt_rows_free(&r);
     return rc;
 }
 

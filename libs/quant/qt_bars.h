@@ -23,7 +23,14 @@
  * volume >= 0; high >= max(open, close, low), low <= min(open, close); open time strictly
  * increasing (a duplicate or out-of-order row is rejected, the first one kept).
  * Structural damage that makes the rest of a file unreadable (unterminated JSON,
- * missing header columns) fails the whole load (return -1 with a message). */
+ * missing header columns) fails the whole load (return -1 with a message).
+ *
+ * Two layers. The qt_rows_* functions parse every data row AS WRITTEN (duplicates,
+ * out-of-order rows, inconsistent OHLC, non-positive prices all kept, in file order);
+ * only what cannot be turned into numbers is marked (columns, syntax, time, nonfinite,
+ * range). That is what the audit (qt_audit) needs: it must see the file, not a cleaned
+ * copy. The qt_bars_* functions are rows + the row checks above (the replay and the
+ * tests use them: what they return is safe to compute on). */
 #ifndef QT_BARS_H
 #define QT_BARS_H
 #include <stdbool.h>
@@ -70,6 +77,45 @@ int qt_bars_parse_json(qt_bars_t *b, const char *text, size_t len, char *err, si
 int qt_bars_parse_csv(qt_bars_t *b, const char *text, size_t len, char *err, size_t errlen);
 /* Load a file (format from its name, see above). 0 ok / -1 (I/O or structure; err set). */
 int qt_bars_load_file(qt_bars_t *b, const char *path, char *err, size_t errlen);
+
+/* ---- rows as written ---- */
+typedef struct {
+    int64_t t_ms;            /* valid when parsed or why != QT_BARS_REJ_TIME/COLUMNS */
+    qt_fixed_t open, high, low, close, volume;  /* valid when parsed */
+    uint32_t row;            /* 1-based data row in the file */
+    bool parsed;             /* false: why says what could not be parsed */
+    uint8_t why;             /* qt_bars_reject_t: COLUMNS, SYNTAX, TIME, NONFINITE, RANGE */
+} qt_row_t;
+
+typedef struct {
+    qt_row_t *rows;
+    size_t n, cap;
+    size_t first_bad_row;    /* 1-based row of the first unparseable row (0 = none) */
+    char first_bad[128];     /* its detail, e.g. "close is not finite" */
+} qt_rows_t;
+
+void qt_rows_init(qt_rows_t *r);
+void qt_rows_free(qt_rows_t *r);
+/* Same formats and structural errors as the qt_bars_* functions; appends to r. */
+int qt_rows_parse_json(qt_rows_t *r, const char *text, size_t len, char *err, size_t errlen);
+int qt_rows_parse_csv(qt_rows_t *r, const char *text, size_t len, char *err, size_t errlen);
+int qt_rows_load_file(qt_rows_t *r, const char *path, char *err, size_t errlen);
+/* A Binance klines body (see qt_bars_fmt_t below). */
+int qt_rows_parse_klines(qt_rows_t *r, const char *text, size_t len, char *err, size_t errlen);
+/* FMT_JSON: the freqtrade parser above (6- or 12-field rows, lenient per row).
+ * FMT_BINANCE: a recorded Binance /api/v3/klines body, parsed strictly by qt_klines
+ * (prices must be strings; any malformed row fails the whole file), rows as written. */
+typedef enum {
+    QT_BARS_FMT_AUTO = 0, QT_BARS_FMT_JSON, QT_BARS_FMT_CSV, QT_BARS_FMT_BINANCE
+} qt_bars_fmt_t;
+/* Same with the format forced (AUTO = from the name, as above). */
+int qt_rows_load_file_fmt(qt_rows_t *r, const char *path, qt_bars_fmt_t fmt, char *err,
+                          size_t errlen);
+/* Content check of one parsed row (no order check): -1 when it passes, else the reason
+ * (QT_BARS_REJ_NONPOSITIVE or QT_BARS_REJ_OHLC); *detail (may be NULL) names it. */
+int qt_bars_check_row(const qt_row_t *row, const char **detail);
+/* Converts rows to bars with the row checks (appends to b, as the parsers do). 0 / -1 OOM. */
+int qt_bars_from_rows(qt_bars_t *b, const qt_rows_t *r);
 
 /* Parse a date/time as described above into ms UTC. False when unparseable. */
 bool qt_bars_parse_time(const char *s, size_t len, int64_t *ms);

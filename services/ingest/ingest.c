@@ -12,8 +12,12 @@
 typedef struct {
     char symbol[INGEST_SYMBOL_MAX + 1];
     qt_bar_t *bars;
+    uint32_t *flags;        /* extra flags per bar, NULL = none */
     size_t n;
     size_t idx;             /* next bar to emit */
+    int64_t last_emit_ms;   /* newest emitted bar (-1 = none) */
+    size_t last_emit_idx;
+    bool missing, stale;    /* freshness state */
 } series_t;
 
 struct ingest_t {
@@ -39,7 +43,10 @@ ingest_t *ingest_new(int64_t interval_ms, int64_t start_ms, int64_t end_ms) {
 void ingest_destroy(ingest_t **self_p) {
     if (!self_p || !*self_p) return;
     ingest_t *self = *self_p;
-    for (size_t i = 0; i < self->nseries; i++) free(self->series[i].bars);
+    for (size_t i = 0; i < self->nseries; i++) {
+        free(self->series[i].bars);
+        free(self->series[i].flags);
+    }
     free(self->series);
     free(self->items);
     free(self);
@@ -67,6 +74,11 @@ static size_t first_at_or_after(const series_t *s, int64_t t) {
 }
 
 int ingest_add_series(ingest_t *self, const char *symbol, const qt_bar_t *bars, size_t n) {
+    return ingest_add_series_flags(self, symbol, bars, NULL, n);
+}
+
+int ingest_add_series_flags(ingest_t *self, const char *symbol, const qt_bar_t *bars,
+                            const uint32_t *flags, size_t n) {
     if (!self || self->started || !ingest_symbol_valid(symbol)) return -1;
     if (self->nseries >= INGEST_MAX_SERIES || (n && !bars)) return -1;
     for (size_t i = 1; i < n; i++)
@@ -87,8 +99,17 @@ int ingest_add_series(ingest_t *self, const char *symbol, const qt_bar_t *bars, 
         s.bars = malloc(n * sizeof *s.bars);
         if (!s.bars) return -1;
         memcpy(s.bars, bars, n * sizeof *bars);
+        if (flags) {
+            s.flags = malloc(n * sizeof *s.flags);
+            if (!s.flags) {
+                free(s.bars);
+                return -1;
+            }
+            memcpy(s.flags, flags, n * sizeof *flags);
+        }
     }
     s.n = n;
+    s.last_emit_ms = -1;
     s.idx = first_at_or_after(&s, self->start_ms);
     memmove(&self->series[at + 1], &self->series[at], (self->nseries - at) * sizeof s);
     self->series[at] = s;
@@ -97,6 +118,53 @@ int ingest_add_series(ingest_t *self, const char *symbol, const qt_bar_t *bars, 
 }
 
 size_t ingest_series_count(const ingest_t *self) { return self ? self->nseries : 0; }
+
+const char *ingest_series_symbol(const ingest_t *self, size_t i) {
+    return self && i < self->nseries ? self->series[i].symbol : NULL;
+}
+
+bool ingest_last_bar(const ingest_t *self, size_t i, qt_bar_t *bar, uint32_t *flags) {
+    if (!self || i >= self->nseries || self->series[i].last_emit_ms < 0) return false;
+    const series_t *s = &self->series[i];
+    *bar = s->bars[s->last_emit_idx];
+    *flags = s->flags ? s->flags[s->last_emit_idx] : 0;
+    return true;
+}
+
+size_t ingest_freshness(ingest_t *self, const ingest_batch_t *b, int64_t sla_ms,
+                        ingest_fresh_ev_t *ev, size_t max, int64_t *ages) {
+    size_t nev = 0;
+    if (!self || !b) return 0;
+    for (size_t i = 0; i < self->nseries; i++) {
+        series_t *s = &self->series[i];
+        int64_t age = s->last_emit_ms < 0 ? -1 : b->t_ms - s->last_emit_ms;
+        if (ages) ages[i] = age;
+        if (age < 0) continue;
+        ingest_fresh_ev_t e = {INGEST_EV_MISSING, i, s->last_emit_ms, age};
+        if (age == 0) {
+            s->missing = false;
+            if (s->stale) {
+                s->stale = false;
+                e.kind = INGEST_EV_FRESH;
+                if (nev < max) ev[nev] = e;
+                nev++;
+            }
+            continue;
+        }
+        if (!s->missing) {
+            s->missing = true;
+            if (nev < max) ev[nev] = e;
+            nev++;
+        }
+        if (!s->stale && age > sla_ms) {
+            s->stale = true;
+            e.kind = INGEST_EV_STALE;
+            if (nev < max) ev[nev] = e;
+            nev++;
+        }
+    }
+    return nev;
+}
 
 static bool head(const ingest_t *self, const series_t *s, int64_t *t) {
     if (s->idx >= s->n || s->bars[s->idx].t_ms > self->end_ms) return false;
@@ -145,8 +213,16 @@ void ingest_resume_after(ingest_t *self, int64_t t_ms) {
     if (!self || t_ms == INT64_MAX) return;
     int64_t from = t_ms + 1 > self->start_ms ? t_ms + 1 : self->start_ms;
     for (size_t i = 0; i < self->nseries; i++) {
-        size_t k = first_at_or_after(&self->series[i], from);
-        if (k > self->series[i].idx) self->series[i].idx = k;
+        series_t *s = &self->series[i];
+        size_t k = first_at_or_after(s, from);
+        if (k > s->idx) {
+            s->idx = k;
+            /* what the earlier run emitted: freshness continues from there */
+            if (s->bars[k - 1].t_ms >= self->start_ms) {
+                s->last_emit_ms = s->bars[k - 1].t_ms;
+                s->last_emit_idx = k - 1;
+            }
+        }
     }
 }
 
@@ -175,7 +251,9 @@ int ingest_next(ingest_t *self, ingest_batch_t *out) {
             ingest_item_t *it = &self->items[n++];
             it->symbol = s->symbol;
             it->bar = s->bars[s->idx];
-            it->flags = 0;
+            it->flags = s->flags ? s->flags[s->idx] : 0;
+            s->last_emit_ms = it->bar.t_ms;
+            s->last_emit_idx = s->idx;
             if (s->idx > 0 && s->bars[s->idx].t_ms - s->bars[s->idx - 1].t_ms > self->interval_ms)
                 it->flags |= INGEST_BAR_FLAG_GAP_BEFORE;
             s->idx++;

@@ -14,7 +14,15 @@
  * when the series are aligned (they are: one bar per symbol per timestamp).
  * Resume: ingest_resume_after(t) skips every timestamp <= t (the last checkpointed batch).
  * Checkpoint record (ingest_ckpt_*): last completed batch time + ZeroMQ sequence numbers
- * per published topic, so a restarted daemon continues both the replay and the seqs. */
+ * per published topic, so a restarted daemon continues both the replay and the seqs.
+ * Per-bar flags (ingest_add_series_flags): extra BarFlag bits chosen by the cleaning
+ * policy (BAR_FLAG_SUSPECT for "flag"), OR-ed into the emitted item's flags.
+ * Freshness (ingest_freshness): after each batch at time t, every symbol that has already
+ * emitted a bar has age = t - open time of its newest emitted bar (0 when it is in the
+ * batch). Events: MISSING the first batch a started symbol is absent from (the daemon
+ * re-writes its last-good cache entry with BAR_FLAG_STALE); STALE when age > sla_ms (once,
+ * until it recovers); FRESH when a stale symbol has a bar again. The replay clock is the
+ * batch time, so the result does not depend on the replay speed. */
 #ifndef INGEST_H
 #define INGEST_H
 #include <stdbool.h>
@@ -27,6 +35,8 @@
 #define INGEST_MAX_SERIES 4096
 #define INGEST_TOPIC_MAX 128
 #define INGEST_BAR_FLAG_GAP_BEFORE 1u   /* == QT__V1__BAR_FLAG__BAR_FLAG_GAP_BEFORE */
+#define INGEST_BAR_FLAG_STALE 4u        /* == QT__V1__BAR_FLAG__BAR_FLAG_STALE */
+#define INGEST_BAR_FLAG_SUSPECT 8u      /* == QT__V1__BAR_FLAG__BAR_FLAG_SUSPECT */
 
 typedef struct ingest_t ingest_t;
 
@@ -50,7 +60,30 @@ void ingest_destroy(ingest_t **self_p);
  * symbol, bars not strictly increasing in time, too many series, OOM, or after the first
  * ingest_next. */
 int ingest_add_series(ingest_t *self, const char *symbol, const qt_bar_t *bars, size_t n);
+/* Same, with per-bar extra flags (flags may be NULL = none). */
+int ingest_add_series_flags(ingest_t *self, const char *symbol, const qt_bar_t *bars,
+                            const uint32_t *flags, size_t n);
 size_t ingest_series_count(const ingest_t *self);
+/* Symbol of series i (sorted order), NULL when out of range. */
+const char *ingest_series_symbol(const ingest_t *self, size_t i);
+
+typedef enum { INGEST_EV_MISSING = 0, INGEST_EV_STALE, INGEST_EV_FRESH } ingest_ev_kind_t;
+
+typedef struct {
+    ingest_ev_kind_t kind;
+    size_t series;          /* index for ingest_series_symbol */
+    int64_t last_bar_ms;    /* newest emitted bar of the symbol */
+    int64_t age_ms;
+} ingest_fresh_ev_t;
+
+/* Updates freshness after batch b (call once per batch, in order). Writes up to max events
+ * to ev and returns how many there were (all of them are applied even if max is smaller).
+ * ages (may be NULL; ingest_series_count entries) receives each symbol's age in ms, -1 for
+ * a symbol that has not emitted a bar yet. */
+size_t ingest_freshness(ingest_t *self, const ingest_batch_t *b, int64_t sla_ms,
+                        ingest_fresh_ev_t *ev, size_t max, int64_t *ages);
+/* The newest bar emitted for series i (false when none yet). */
+bool ingest_last_bar(const ingest_t *self, size_t i, qt_bar_t *bar, uint32_t *flags);
 /* Bars inside [start, end] still to be emitted, and their distinct timestamps. */
 size_t ingest_remaining_bars(const ingest_t *self);
 size_t ingest_remaining_batches(const ingest_t *self);

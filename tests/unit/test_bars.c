@@ -8,6 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <unistd.h>
+
 #include "qt_bars.h"
 
 static const char *data_dir(void) {
@@ -266,8 +268,95 @@ static void test_parse_time_forms(void **state) {
     assert_int_equal(qt_bars_selftest(false), 0);
 }
 
+/* The rows layer keeps every row as written: duplicates, out-of-order rows, inconsistent
+ * OHLC and non-positive prices stay (in file order), unreadable rows are marked with the
+ * reason and, where readable, their time; qt_bars_from_rows gives the same result as the
+ * direct parse. */
+static void test_rows_as_written(void **state) {
+    (void)state;
+    const char *j =
+        "[[3600000,1,2,0.5,1.5,1],[3600000,1,2,0.5,1.5,1],[0,1,2,0.5,1.5,1],"
+        "[7200000,1,1,1,2,1],[10800000,0,0,0,0,1],[14400000,NaN,1,1,1,1],[1,2]]";
+    qt_rows_t r;
+    qt_rows_init(&r);
+    char err[256];
+    assert_int_equal(qt_rows_parse_json(&r, j, strlen(j), err, sizeof err), 0);
+    assert_int_equal(r.n, 7);
+    assert_true(r.rows[1].parsed);
+    assert_int_equal(r.rows[1].t_ms, 3600000);
+    assert_int_equal(r.rows[2].t_ms, 0);          /* out of order, kept */
+    assert_int_equal(r.rows[3].row, 4);
+    assert_int_equal(qt_bars_check_row(&r.rows[3], NULL), QT_BARS_REJ_OHLC);
+    assert_int_equal(qt_bars_check_row(&r.rows[4], NULL), QT_BARS_REJ_NONPOSITIVE);
+    assert_int_equal(qt_bars_check_row(&r.rows[0], NULL), -1);
+    assert_false(r.rows[5].parsed);
+    assert_int_equal(r.rows[5].why, QT_BARS_REJ_NONFINITE);
+    assert_int_equal(r.rows[5].t_ms, 14400000);   /* time still known */
+    assert_false(r.rows[6].parsed);
+    assert_int_equal(r.rows[6].why, QT_BARS_REJ_COLUMNS);
+    assert_int_equal(r.first_bad_row, 6);
+    assert_string_equal(r.first_bad, "open is not finite");
+    qt_bars_t b;
+    qt_bars_init(&b);
+    assert_int_equal(qt_bars_from_rows(&b, &r), 0);
+    assert_int_equal(b.rows, 7);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(b.rejected[QT_BARS_REJ_ORDER], 2);
+    assert_int_equal(b.rejected[QT_BARS_REJ_OHLC], 1);
+    assert_int_equal(b.rejected[QT_BARS_REJ_NONPOSITIVE], 1);
+    assert_int_equal(b.rejected[QT_BARS_REJ_NONFINITE], 1);
+    assert_int_equal(b.rejected[QT_BARS_REJ_COLUMNS], 1);
+    assert_int_equal(b.first_reject_row, 2);
+    qt_bars_free(&b);
+    qt_rows_free(&r);
+}
+
+/* A recorded Binance klines body (prices as strings) through qt_klines: the first two
+ * real BTC 4h candles; a number where a string belongs fails the whole file. */
+static void test_binance_klines_file(void **state) {
+    (void)state;
+    const char *body =
+        "[[1502942400000,\"4261.48000000\",\"4349.99000000\",\"4261.32000000\","
+        "\"4349.99000000\",\"82.08886500\",1502956799999,\"354370.0\",300,\"1.0\",\"2.0\",\"0\"],"
+        "[1502956800000,\"4333.32000000\",\"4485.39000000\",\"4333.32000000\","
+        "\"4427.30000000\",\"63.61988200\",1502971199999,\"1.0\",200,\"1.0\",\"2.0\",\"0\"]]";
+    char path[] = "/tmp/qt_bars_klines_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(body, f);
+    fclose(f);
+    qt_rows_t r;
+    qt_rows_init(&r);
+    char err[512];
+    assert_int_equal(qt_rows_load_file_fmt(&r, path, QT_BARS_FMT_BINANCE, err, sizeof err), 0);
+    assert_int_equal(r.n, 2);
+    assert_true(r.rows[0].parsed);
+    assert_int_equal(r.rows[0].close, 434999000000LL);
+    assert_int_equal(r.rows[1].volume, 6361988200LL);
+    assert_int_equal(r.rows[1].row, 2);
+    qt_rows_free(&r);
+    f = fopen(path, "w");
+    fputs("[[1502942400000,4261.48,\"4349.99\",\"4261.32\",\"4349.99\",\"82.1\",1,\"1\",3,\"1\",\"1\",\"0\"]]", f);
+    fclose(f);
+    qt_rows_init(&r);
+    assert_int_equal(qt_rows_load_file_fmt(&r, path, QT_BARS_FMT_BINANCE, err, sizeof err), -1);
+    assert_non_null(strstr(err, path));
+    assert_int_equal(r.n, 0);
+    qt_rows_free(&r);
+    /* the same 12-field row with a number is fine for the lenient freqtrade reader */
+    qt_rows_init(&r);
+    assert_int_equal(qt_rows_load_file_fmt(&r, path, QT_BARS_FMT_JSON, err, sizeof err), 0);
+    assert_int_equal(r.n, 1);
+    assert_true(r.rows[0].parsed);
+    qt_rows_free(&r);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rows_as_written),
+        cmocka_unit_test(test_binance_klines_file),
         cmocka_unit_test(test_btc_4h_json_exact),
         cmocka_unit_test(test_all_33_pairs_4h_and_btc_1h_gz),
         cmocka_unit_test(test_csv_formats),
