@@ -439,9 +439,14 @@ qt_ks_tier_t qt_redis_killswitch_read(qt_redis_t *self, Qt__V1__KillSwitch *out)
     return tier;
 }
 
-/* Atomic: version = version + 1 and all fields in one script. */
+/* Atomic: version = version + 1 and all fields in one script. previous_tier records the
+ * tier it replaced; trigger/approved_by of an earlier qt_killswitch write are dropped
+ * (they described that earlier change). A pending approval dies with the version. */
 static const char KS_WRITE_LUA[] =
+    "local old = redis.call('HGET', KEYS[1], 'tier')\n"
     "local v = redis.call('HINCRBY', KEYS[1], 'version', 1)\n"
+    "redis.call('HDEL', KEYS[1], 'trigger', 'approved_by')\n"
+    "redis.call('HSET', KEYS[1], 'previous_tier', old or 'UNKNOWN')\n"
     "redis.call('HSET', KEYS[1], 'tier', ARGV[1], 'set_by', ARGV[2], 'reason', ARGV[3],"
     " 'set_at_ms', ARGV[4])\n"
     "return v\n";

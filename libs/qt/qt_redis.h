@@ -46,7 +46,9 @@ qt_ks_tier_t qt_redis_killswitch_read(qt_redis_t *self, Qt__V1__KillSwitch *out)
  * reason saying why). Release them with qt_ks_clear (resets *out to the INIT value). */
 void qt_ks_clear(Qt__V1__KillSwitch *ks);
 /* Write a new state, version = old version + 1 (atomic, Lua). 0 ok / -1 error.
- * set_by/reason must be non-empty; the strings in *out-style fields are copied. */
+ * set_by/reason must be non-empty; the strings in *out-style fields are copied.
+ * Low level: it does NOT check the direction. Only raises may use it (the watchdog);
+ * operators go through qt_killswitch (raise, or two HMAC-signed approvals to lower). */
 int qt_redis_killswitch_write(qt_redis_t *self, qt_ks_tier_t tier, const char *set_by,
                               const char *reason, int64_t now_ms, uint64_t *new_version);
 const char *qt_ks_tier_name(qt_ks_tier_t tier);             /* "NORMAL", ... "UNKNOWN" */

@@ -6,7 +6,11 @@
  * "paper" mode is accepted in the foundation; "live" is refused outright.
  * Why it keeps going later: Redis and Kafka can be away at runtime; publishing and
  * heartbeats count and log failures but never stop the loop. The kill switch read
- * fails closed (NO_NEW). SIGTERM/SIGINT only set a flag; loops observe it. */
+ * fails closed (NO_NEW). SIGTERM/SIGINT only set a flag; loops observe it.
+ * Why a silent watchdog means WARN: the dead-man's switch can only protect us while
+ * it runs; if its heartbeat stops, every service reports (and acts on) at least WARN
+ * so that the loss is visible on every dashboard, without stopping trading by itself
+ * (the watchdog is not in the order path). */
 #include "qt_service.h"
 
 #include <errno.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #define HB_KEY_PREFIX "qt:hb:"
+#define WATCHDOG_NAME "qt-watchdog"
 #define KS_CACHE_NS (250LL * 1000000LL)
 
 static volatile sig_atomic_t g_stop;
@@ -48,6 +53,9 @@ struct qt_service_priv {
     int64_t ks_read_mono_ns;
     bool ks_valid;
     qt_gauge_t *ks_gauge;
+    qt_gauge_t *wd_gauge;
+    int64_t wd_sla_ms;          /* 0: not checked (the watchdog itself) */
+    bool wd_silent;
     qt_counter_t *publish_failed;
     bool stop;
     qt_log_level_t log_level;
@@ -145,6 +153,35 @@ static void ensure_topics_or_wait(qt_service_t *self)
     }
     free(names);
     free(compacted);
+}
+
+/* The watchdog's own heartbeat SLA from slas.yml next to services.yml
+ * (services.qt-watchdog.heartbeat_sla_ms, else default_sla_ms, else 5000). A missing
+ * slas.yml gives 5000 (test configs may have none); a bad value exits 2. */
+static int64_t watchdog_sla_ms(const char *config_dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/slas.yml", config_dir);
+    if (access(path, F_OK) != 0)
+        return 5000;
+    char err[512] = "";
+    qt_config_t *c = qt_config_load(path, err, sizeof err);
+    if (!c) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "qt_service: %s", err);
+        die(2, "config_invalid", msg);
+    }
+    int64_t dflt = qt_config_int(c, "default_sla_ms", false, 5000, 1, 86400000);
+    int64_t sla = qt_config_int(c, "services." WATCHDOG_NAME ".heartbeat_sla_ms", false, dflt, 1,
+                                86400000);
+    if (qt_config_error(c)) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "qt_service: %s", qt_config_error(c));
+        qt_config_destroy(&c);
+        die(2, "config_invalid", msg);
+    }
+    qt_config_destroy(&c);
+    return sla;
 }
 
 qt_service_t *qt_service_new(const char *name, int argc, char **argv, int *argi)
@@ -257,6 +294,8 @@ qt_service_t *qt_service_new(const char *name, int argc, char **argv, int *argi)
     snprintf(path, sizeof path, "services.%s.admin_bind", name);
     const char *admin_bind = qt_config_str(cfg, path, "127.0.0.1");
     p->hb_interval_ms = qt_config_int(cfg, "heartbeat.interval_ms", false, 1000, 10, 600000);
+    if (strcmp(name, WATCHDOG_NAME) != 0)
+        p->wd_sla_ms = watchdog_sla_ms(p->config_dir);
     size_t nt = qt_config_map_len(cfg, "topics");
     if (nt) {
         p->topic_keys = calloc(nt, sizeof *p->topic_keys);
@@ -320,6 +359,8 @@ qt_service_t *qt_service_new(const char *name, int argc, char **argv, int *argi)
     p->ks_gauge = qt_metrics_gauge(self->metrics, "qt_killswitch_tier",
                                    "Kill-switch tier as last read (4 = NO_NEW when unreadable)",
                                    NULL);
+    p->wd_gauge = qt_metrics_gauge(self->metrics, "qt_watchdog_silent",
+                                   "1 while the watchdog heartbeat is older than its SLA", NULL);
     p->publish_failed = qt_metrics_counter(self->metrics, "qt_publish_failed_total",
                                            "Events that could not be published", NULL);
     self->started_ns = qt_clock_now_ns(self->clock);
@@ -531,6 +572,45 @@ const char *qt_service_topic(qt_service_t *self, const char *logical)
     return NULL;
 }
 
+qt_ks_tier_t qt_service_effective_tier(qt_ks_tier_t stored, bool watchdog_silent)
+{
+    if (watchdog_silent && stored != QT__V1__KILL_SWITCH_TIER__KS_UNKNOWN &&
+        stored < QT__V1__KILL_SWITCH_TIER__KS_WARN)
+        return QT__V1__KILL_SWITCH_TIER__KS_WARN;
+    return stored;
+}
+
+bool qt_service_watchdog_is_silent(int64_t hb_time_ms, int64_t now_ms, int64_t sla_ms,
+                                   int64_t uptime_ms)
+{
+    if (sla_ms <= 0 || uptime_ms < sla_ms)
+        return false;
+    return hb_time_ms < 0 || now_ms - hb_time_ms > sla_ms;
+}
+
+/* Publish time (ms) of the watchdog's last heartbeat in Redis; -1 absent, unreadable
+ * or not a heartbeat from the watchdog (all count as silent). */
+static int64_t watchdog_hb_ms(qt_service_t *self)
+{
+    redisReply *r = qt_redis_cmd(self->redis, "GET %s", HB_KEY_PREFIX WATCHDOG_NAME);
+    int64_t t = -1;
+    if (r && r->type == REDIS_REPLY_STRING) {
+        qt_env_t *env = NULL;
+        char why[128];
+        if (qt_env_decode((const uint8_t *)r->str, r->len, &env, why, sizeof why) ==
+                QT_DECODE_OK &&
+            env) {
+            if (env->body_case == QT__V1__ENVELOPE__BODY_HEARTBEAT && env->heartbeat &&
+                env->heartbeat->service && strcmp(env->heartbeat->service, WATCHDOG_NAME) == 0)
+                t = env->publish_time_ns / 1000000;
+            qt_env_free(env);
+        }
+    }
+    if (r)
+        freeReplyObject(r);
+    return t;
+}
+
 qt_ks_tier_t qt_service_killswitch(qt_service_t *self)
 {
     if (!self)
@@ -538,13 +618,35 @@ qt_ks_tier_t qt_service_killswitch(qt_service_t *self)
     struct qt_service_priv *p = self->priv;
     int64_t now = qt_clock_mono_ns(self->clock);
     if (!p->ks_valid || now - p->ks_read_mono_ns >= KS_CACHE_NS) {
-        p->ks_tier = qt_redis_killswitch_read(self->redis, NULL);
+        qt_ks_tier_t stored = qt_redis_killswitch_read(self->redis, NULL);
+        bool silent = false;
+        if (p->wd_sla_ms > 0) {
+            int64_t uptime_ms = (now - p->started_mono_ns) / 1000000;
+            /* cheap first: no Redis read during the start-up grace */
+            if (uptime_ms >= p->wd_sla_ms)
+                silent = qt_service_watchdog_is_silent(watchdog_hb_ms(self),
+                                                       qt_clock_now_ms(self->clock),
+                                                       p->wd_sla_ms, uptime_ms);
+            if (silent != p->wd_silent)
+                qt_log_kv(silent ? QT_LOG_WARN : QT_LOG_INFO,
+                          silent ? "watchdog_silent" : "watchdog_back", "effect",
+                          silent ? "kill switch acts as at least WARN" : "none", NULL);
+            p->wd_silent = silent;
+            if (p->wd_gauge)
+                qt_gauge_set(p->wd_gauge, silent ? 1.0 : 0.0);
+        }
+        p->ks_tier = qt_service_effective_tier(stored, silent);
         p->ks_read_mono_ns = now;
         p->ks_valid = true;
         if (p->ks_gauge)
             qt_gauge_set(p->ks_gauge, (double)p->ks_tier);
     }
     return p->ks_tier;
+}
+
+bool qt_service_watchdog_silent(const qt_service_t *self)
+{
+    return self && self->priv && self->priv->wd_silent;
 }
 
 qt_kconsumer_t *qt_service_consumer(qt_service_t *self, const char *group_suffix)
@@ -603,6 +705,22 @@ int qt_service_selftest(bool verbose)
         fails++;
     qt_service_stop(&fake);
     if (qt_service_running(&fake))
+        fails++;
+    /* silent watchdog: WARN floor, never lowers, UNKNOWN untouched */
+    if (qt_service_effective_tier(QT__V1__KILL_SWITCH_TIER__KS_NORMAL, true) !=
+            QT__V1__KILL_SWITCH_TIER__KS_WARN ||
+        qt_service_effective_tier(QT__V1__KILL_SWITCH_TIER__KS_NORMAL, false) !=
+            QT__V1__KILL_SWITCH_TIER__KS_NORMAL ||
+        qt_service_effective_tier(QT__V1__KILL_SWITCH_TIER__KS_FLATTEN_ALL, true) !=
+            QT__V1__KILL_SWITCH_TIER__KS_FLATTEN_ALL ||
+        qt_service_effective_tier(QT__V1__KILL_SWITCH_TIER__KS_UNKNOWN, true) !=
+            QT__V1__KILL_SWITCH_TIER__KS_UNKNOWN)
+        fails++;
+    if (qt_service_watchdog_is_silent(-1, 10000, 5000, 4999) ||     /* grace */
+        !qt_service_watchdog_is_silent(-1, 10000, 5000, 5000) ||    /* never seen */
+        qt_service_watchdog_is_silent(5000, 10000, 5000, 9000) ||   /* exactly at the SLA */
+        !qt_service_watchdog_is_silent(4999, 10000, 5000, 9000) ||  /* 1 ms over */
+        qt_service_watchdog_is_silent(-1, 10000, 0, 9000))          /* not checked */
         fails++;
     if (fails && verbose)
         fprintf(stderr, "qt_service selftest: %d failures\n", fails);

@@ -81,9 +81,24 @@ int qt_service_publish(qt_service_t *self, const char *zmq_topic, const char *ka
 int qt_service_flush(qt_service_t *self, int timeout_ms);
 /* Kafka topic name from services.yml "topics.<logical>" (e.g. "bars" -> "qt.bars"). */
 const char *qt_service_topic(qt_service_t *self, const char *logical);
-/* Kill switch tier, cached for up to 250 ms; fails closed (KS_NO_NEW). Exposed as the
- * gauge qt_killswitch_tier. */
+/* Effective kill switch tier, cached for up to 250 ms; fails closed (KS_NO_NEW).
+ * A silent watchdog counts as WARN: effective = max(stored tier, WARN) while the
+ * watchdog's heartbeat (Redis "qt:hb:qt-watchdog", its publish time) is older than
+ * the watchdog SLA (slas.yml services.qt-watchdog.heartbeat_sla_ms, else
+ * default_sla_ms, else 5000) or absent, once this service has run for that SLA
+ * (start-up grace). Not applied in qt-watchdog itself. Exposed as the gauge
+ * qt_killswitch_tier (effective) and qt_watchdog_silent (0/1). */
 qt_ks_tier_t qt_service_killswitch(qt_service_t *self);
+/* True when the last kill-switch refresh found the watchdog silent (see above). */
+bool qt_service_watchdog_silent(const qt_service_t *self);
+/* Pure rule behind the above: tier, raised to WARN when silent (UNKNOWN stays as is:
+ * callers fail closed on it). */
+qt_ks_tier_t qt_service_effective_tier(qt_ks_tier_t stored, bool watchdog_silent);
+/* Pure: is a watchdog heartbeat published at hb_time_ms (< 0: none) silent at now_ms?
+ * Silent when absent or now - hb_time > sla_ms, unless the service has been up for
+ * less than sla_ms (uptime_ms), so a fleet starting together is not WARN. */
+bool qt_service_watchdog_is_silent(int64_t hb_time_ms, int64_t now_ms, int64_t sla_ms,
+                                   int64_t uptime_ms);
 /* A new Kafka consumer for this service (group "<name>"); exits on failure. */
 qt_kconsumer_t *qt_service_consumer(qt_service_t *self, const char *group_suffix);
 /* Path of a file next to services.yml ("risk.yml" -> "<config_dir>/risk.yml"); static buffer. */

@@ -681,6 +681,8 @@ struct exec_engine_t {
     int64_t last_offset;
     bool bars_ended, intents_ended;
     exec_stats_t stats;
+    exec_mode_io_t mio;
+    bool has_mio;
 };
 
 exec_engine_t *exec_engine_new(const paper_config_t *cfg, exec_store_t *store,
@@ -856,6 +858,60 @@ static bool tier_allows_all(Qt__V1__KillSwitchTier t)
            t == QT__V1__KILL_SWITCH_TIER__KS_THROTTLE;
 }
 
+#define MANUAL_REASON "manual mode"
+static const char MODE_RETRY[] = "retry";
+
+/* Why a mode refuses new orders (NULL: paper, allowed); MODE_RETRY: cannot tell now. */
+static const char *mode_refusal(exec_mode_t m)
+{
+    switch (m) {
+    case EXEC_MODE_PAPER: return NULL;
+    case EXEC_MODE_MANUAL: return MANUAL_REASON;
+    case EXEC_MODE_OFF: return "mode off";
+    case EXEC_MODE_LIVE: return "live mode: no live broker";
+    case EXEC_MODE_UNREADABLE: return MODE_RETRY;
+    case EXEC_MODE_INVALID:
+    default: return "mode invalid";
+    }
+}
+
+void exec_engine_set_mode_io(exec_engine_t *self, const exec_mode_io_t *mio)
+{
+    if (!self)
+        return;
+    self->has_mio = mio && mio->mode;
+    if (self->has_mio)
+        self->mio = *mio;
+}
+
+static bool json_plain(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == '"' || *p == '\\' || *p == 0x7f)
+            return false;
+    return true;
+}
+
+int exec_manual_line(const exec_order_t *o, char *out, size_t outlen)
+{
+    char qty[QT_FIXED_STRLEN], ref[QT_FIXED_STRLEN];
+    if (qt_fixed_format(o->qty, qty, sizeof qty) < 0 ||
+        qt_fixed_format(o->ref_price, ref, sizeof ref) < 0)
+        return -1;
+    const char *side = o->side == QT__V1__SIDE__SIDE_BUY ? "BUY" : "SELL";
+    /* ids and symbols come from intents (hostile input): anything that would need JSON
+     * escaping is refused rather than escaped (real ids never contain it) */
+    if (!json_plain(o->coid) || !json_plain(o->intent_id) || !json_plain(o->symbol))
+        return -1;
+    int n = snprintf(out, outlen,
+                     "{\"client_order_id\":\"%s\",\"intent_id\":\"%s\",\"symbol\":\"%s\","
+                     "\"side\":\"%s\",\"qty\":\"%s\",\"ref_price\":\"%s\",\"bar_time_ms\":%lld,"
+                     "\"created_ms\":%lld,\"command\":\"%s %s %s at market, ref %s\"}",
+                     o->coid, o->intent_id, o->symbol, side, qty, ref, (long long)o->bar_time_ms,
+                     (long long)o->created_ms, side, qty, o->symbol, ref);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
 /* RECEIVED -> claim. 1 transition, -1 error (entry unchanged, retried). */
 static int step_claim(exec_engine_t *e, exec_entry_t *ent)
 {
@@ -872,6 +928,14 @@ static int step_claim(exec_engine_t *e, exec_entry_t *ent)
     if (!allowed) {
         o.status = EXEC_ST_REJECTED;
         snprintf(o.reason, sizeof(o.reason), "kill switch");
+    } else if (e->has_mio) {
+        const char *why = mode_refusal(e->mio.mode(e->mio.ctx));
+        if (why == MODE_RETRY)
+            return -1;
+        if (why) {
+            o.status = EXEC_ST_REJECTED;
+            snprintf(o.reason, sizeof(o.reason), "%s", why);
+        }
     }
     int r = exec_store_claim(e->store, &o, &stored);
     if (r < 0)
@@ -885,6 +949,10 @@ static int step_claim(exec_engine_t *e, exec_entry_t *ent)
         e->stats.replays++;
         o = stored;
     }
+    /* manual: the command line for a human, on the first claim and on replays */
+    if (e->has_mio && o.status == EXEC_ST_REJECTED && strcmp(o.reason, MANUAL_REASON) == 0 &&
+        e->mio.manual_order && e->mio.manual_order(e->mio.ctx, &o) != 0)
+        return -1;
     ent_state_t next;
     if (publish_record(e, &o, true, &next) != 0)
         return -1;

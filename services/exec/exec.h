@@ -188,6 +188,44 @@ size_t exec_engine_unresolved(const exec_engine_t *self);
 const exec_stats_t *exec_engine_stats(const exec_engine_t *self);
 const paper_broker_t *exec_engine_broker(const exec_engine_t *self);
 
+/* ------------------------------------------------------------------ modes */
+
+/* Operating mode (qt:mode, docs/services/supervisor.md) as exec enforces it on each
+ * NEW intent (at the claim; a replay keeps its stored decision):
+ *   PAPER      the paper broker, as without a mode seam (the default);
+ *   MANUAL     claimed REJECTED (reason "manual mode") and handed to manual_order
+ *              (a command line for a human; never sent anywhere);
+ *   OFF        claimed REJECTED (reason "mode off");
+ *   LIVE       claimed REJECTED (reason "live mode: no live broker");
+ *   INVALID    stored mode unreadable as a mode: like OFF (reason "mode invalid");
+ *   UNREADABLE Redis unreachable: nothing is claimed, the step fails and is retried
+ *              (no order now, no permanent decision either).
+ * The kill-switch gate comes first: an intent it refuses is REJECTED "kill switch". */
+typedef enum {
+    EXEC_MODE_OFF = 0,
+    EXEC_MODE_MANUAL,
+    EXEC_MODE_PAPER,
+    EXEC_MODE_LIVE,
+    EXEC_MODE_INVALID,
+    EXEC_MODE_UNREADABLE
+} exec_mode_t;
+
+typedef struct {
+    exec_mode_t (*mode)(void *ctx);
+    /* The order record of a manual-mode intent: write the command line. 0 / -1 (the
+     * step is retried; the record is then a replay and is handed over again, so the
+     * list is at-least-once: de-duplicate by client_order_id). */
+    int (*manual_order)(void *ctx, const exec_order_t *o);
+    void *ctx;
+} exec_mode_io_t;
+
+/* Installs the mode seam (copied); without one the engine is in paper mode. */
+void exec_engine_set_mode_io(exec_engine_t *self, const exec_mode_io_t *mio);
+/* One JSON line (no newline) for a human: client_order_id, intent_id, symbol, side,
+ * qty, ref_price, bar_time_ms, created_ms, command ("BUY 0.5 BTC_USDT at market, ref
+ * 30000.1"). 0 / -1 when it does not fit. */
+int exec_manual_line(const exec_order_t *o, char *out, size_t outlen);
+
 /* Checkpoint payload: format version, next intents offset, last batch time. */
 void exec_ckpt_encode(qt_buf_t *out, int64_t next_offset, int64_t last_batch_ms);
 bool exec_ckpt_decode(const uint8_t *buf, size_t len, int64_t *next_offset,

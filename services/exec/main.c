@@ -1,6 +1,9 @@
 /* qt-exec: paper execution daemon. Thin: arguments, config, the two Kafka consumers
  * (intents from the checkpoint, bars from the beginning), and the loop that feeds
- * the exec engine (exec.h). The crash-safety reasoning is in docs/services/exec.md. */
+ * the exec engine (exec.h). The crash-safety reasoning is in docs/services/exec.md.
+ * The operating mode (Redis qt:mode, absent = services.yml `mode`) is read through
+ * sup_store (cached 250 ms, a failed read is never cached) and enforced by the engine;
+ * manual-mode orders are appended to exec.yml manual_orders_path as JSON lines. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,12 @@
 #include "exec/exec.h"
 #include "qt_checkpoint.h"
 #include "qt_service.h"
+#include "supervisor/sup_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define SERVICE "qt-exec"
 
@@ -21,6 +30,12 @@ typedef struct {
         *c_batches, *c_step_errors;
     qt_gauge_t *g_unresolved;
     exec_stats_t seen;
+    sup_mode_t config_mode;
+    exec_mode_t mode;
+    int64_t mode_read_mono_ns;
+    bool mode_valid;
+    char manual_path[1024];
+    qt_counter_t *c_manual, *c_manual_bad;
 } app_t;
 
 static redisReply *redis_cmd(void *ctx, int argc, const char **argv, const size_t *argvlen)
@@ -38,6 +53,78 @@ static int io_publish(void *ctx, const char *zmq, const char *logical, const cha
 static Qt__V1__KillSwitchTier io_ks(void *ctx)
 {
     return qt_service_killswitch(((app_t *)ctx)->svc);
+}
+
+static exec_mode_t io_mode(void *ctx)
+{
+    app_t *a = ctx;
+    int64_t now = qt_clock_mono_ns(a->svc->clock);
+    if (a->mode_valid && now - a->mode_read_mono_ns < 250LL * 1000000LL)
+        return a->mode;
+    sup_mode_state_t st;
+    int rc = sup_mode_read(a->svc->redis, a->config_mode, &st);
+    exec_mode_t m;
+    if (rc != 0)
+        m = st.present ? EXEC_MODE_INVALID : EXEC_MODE_UNREADABLE;
+    else
+        m = st.mode == SUP_MODE_OFF      ? EXEC_MODE_OFF
+            : st.mode == SUP_MODE_MANUAL ? EXEC_MODE_MANUAL
+            : st.mode == SUP_MODE_PAPER  ? EXEC_MODE_PAPER
+            : st.mode == SUP_MODE_LIVE   ? EXEC_MODE_LIVE
+                                         : EXEC_MODE_INVALID;
+    if (m != a->mode || !a->mode_valid)
+        qt_log_kv(m == EXEC_MODE_PAPER ? QT_LOG_INFO : QT_LOG_WARN, "exec_mode", "mode",
+                  rc != 0 ? (st.present ? "invalid" : "unreadable") : sup_mode_name(st.mode),
+                  NULL);
+    a->mode = m;
+    a->mode_valid = m != EXEC_MODE_UNREADABLE;   /* never cache a failed read */
+    a->mode_read_mono_ns = now;
+    return m;
+}
+
+/* mkdir -p of the parent directories of path. */
+static void make_parents(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            (void)mkdir(buf, 0750);
+            *p = '/';
+        }
+}
+
+/* Appends the command line (O_APPEND, one write, fsync): at-least-once, see exec.h. */
+static int io_manual(void *ctx, const exec_order_t *o)
+{
+    app_t *a = ctx;
+    char line[1200];
+    if (exec_manual_line(o, line, sizeof line - 1) != 0) {
+        /* hostile ids: never block the stream on them; the REJECTED record stays */
+        qt_counter_inc(a->c_manual_bad);
+        qt_log_once(QT_LOG_ERROR, "manual_line_invalid", "manual_line_invalid", "coid",
+                    "(not printable)", NULL);
+        return 0;
+    }
+    size_t len = strlen(line);
+    line[len++] = '\n';
+    make_parents(a->manual_path);
+    int fd = open(a->manual_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        qt_log_once(QT_LOG_ERROR, "manual_open_failed", "manual_open_failed", "path",
+                    a->manual_path, "error", strerror(errno), NULL);
+        return -1;
+    }
+    ssize_t w = write(fd, line, len);
+    int rc = (w == (ssize_t)len && fsync(fd) == 0) ? 0 : -1;
+    close(fd);
+    if (rc == 0) {
+        qt_counter_inc(a->c_manual);
+        qt_log_kv(QT_LOG_WARN, "manual_order", "client_order_id", o->coid, "path",
+                  a->manual_path, NULL);
+    }
+    return rc;
 }
 
 static int64_t io_now(void *ctx)
@@ -90,7 +177,8 @@ static void sync_metrics(app_t *a, const exec_engine_t *eng)
     qt_gauge_set(a->g_unresolved, (double)exec_engine_unresolved(eng));
 }
 
-static bool load_paper_config(qt_service_t *svc, paper_config_t *pc)
+static bool load_paper_config(qt_service_t *svc, paper_config_t *pc, char *manual_path,
+                              size_t manual_len)
 {
     const char *path = qt_service_config_path(svc, "exec.yml");
     char err[512];
@@ -103,7 +191,11 @@ static bool load_paper_config(qt_service_t *svc, paper_config_t *pc)
     pc->fee_bps = qt_config_int(c, "fee_bps", false, pc->fee_bps, 0, 1000);
     pc->slippage_bps = qt_config_int(c, "slippage_bps", false, pc->slippage_bps, 0, 1000);
     pc->initial_cash = qt_config_money(c, "initial_cash", false, pc->initial_cash);
+    const char *mp = qt_config_str(c, "manual_orders_path", "var/manual/orders.jsonl");
+    snprintf(manual_path, manual_len, "%s", mp ? mp : "");
     const char *e = qt_config_error(c);
+    if (!e && (!mp || !*mp || strlen(mp) >= manual_len))
+        e = "key 'manual_orders_path': expected a file path";
     if (!e)
         e = paper_config_check(pc);
     if (e)
@@ -129,12 +221,14 @@ int main(int argc, char **argv)
         return 2;
     }
     paper_config_t pc;
-    if (!load_paper_config(svc, &pc)) {
+    char manual_path[1024];
+    if (!load_paper_config(svc, &pc, manual_path, sizeof manual_path)) {
         qt_service_destroy(&svc);
         return 2;
     }
 
-    app_t a = {.svc = svc, .last_batch_ms = -1};
+    app_t a = {.svc = svc, .last_batch_ms = -1, .config_mode = SUP_MODE_PAPER};
+    snprintf(a.manual_path, sizeof a.manual_path, "%s", manual_path);
     a.intents_topic = qt_service_topic(svc, "intents");
     const char *bars_topic = qt_service_topic(svc, "bars");
     qt_metrics_t *m = svc->metrics;
@@ -150,6 +244,10 @@ int main(int argc, char **argv)
     a.c_batches = qt_metrics_counter(m, "qt_exec_batches_total", "Intent batches completed", NULL);
     a.c_step_errors = qt_metrics_counter(m, "qt_exec_step_errors_total",
                                          "Engine steps that failed (Redis/Kafka) and were retried", NULL);
+    a.c_manual = qt_metrics_counter(m, "qt_exec_manual_orders_total",
+                                    "Manual-mode orders written for a human", NULL);
+    a.c_manual_bad = qt_metrics_counter(m, "qt_exec_manual_orders_invalid_total",
+                                        "Manual-mode orders whose ids cannot be written", NULL);
     a.g_unresolved = qt_metrics_gauge(m, "qt_exec_unresolved_intents", "Intents not yet resolved", NULL);
 
     const char *topics[] = {a.intents_topic, bars_topic, qt_service_topic(svc, "orders"),
@@ -219,6 +317,8 @@ int main(int argc, char **argv)
         qt_log_kv(QT_LOG_ERROR, "exec_engine_failed", NULL);
         return 1;
     }
+    exec_mode_io_t mio = {io_mode, io_manual, &a};
+    exec_engine_set_mode_io(eng, &mio);
     if (svc->admin)
         qt_admin_set_ready(svc->admin, true);
 

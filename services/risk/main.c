@@ -18,7 +18,11 @@
 static const char *const CODES[] = {RISK_CODE_KILL_SWITCH, RISK_CODE_MAX_POSITION_NOTIONAL,
                                     RISK_CODE_MAX_GROSS_EXPOSURE, RISK_CODE_MAX_OPEN_POSITIONS,
                                     RISK_CODE_MIN_TRADE_NOTIONAL, RISK_CODE_INSUFFICIENT_CASH,
-                                    RISK_CODE_EQUITY_DEPLETED};
+                                    RISK_CODE_EQUITY_DEPLETED, RISK_CODE_STALE_DATA,
+                                    RISK_CODE_PRICE_BAND, RISK_CODE_COOLDOWN,
+                                    RISK_CODE_DAILY_LOSS, RISK_CODE_MAX_DRAWDOWN,
+                                    RISK_CODE_ORDER_RATE, RISK_CODE_FIXED_FRACTIONAL,
+                                    RISK_CODE_VOL_TARGET, RISK_CODE_KELLY_CEILING};
 #define N_CODES (sizeof CODES / sizeof CODES[0])
 
 typedef struct {
@@ -288,23 +292,7 @@ static bool load_config(const char *path, risk_config_t *cfg)
         fprintf(stderr, "qt-risk: %s\n", err);
         return false;
     }
-    (void)qt_config_int(yml, "version", true, 1, 1, 1);
-    cfg->capital = qt_config_money(yml, "capital", false, cfg->capital);
-    cfg->cost_buffer_bps =
-        qt_config_int(yml, "cost_buffer_bps", false, cfg->cost_buffer_bps, 0, 1000);
-    cfg->rebalance_band =
-        qt_config_double(yml, "sizing.rebalance_band", false, cfg->rebalance_band, 0.0, 1.0);
-    cfg->qty_step = qt_config_money(yml, "sizing.qty_step", false, cfg->qty_step);
-    cfg->min_trade_notional =
-        qt_config_money(yml, "sizing.min_trade_notional", false, cfg->min_trade_notional);
-    cfg->max_position_notional = qt_config_money(yml, "limits.max_position_notional", false,
-                                                 cfg->max_position_notional);
-    cfg->max_gross_exposure =
-        qt_config_money(yml, "limits.max_gross_exposure", false, cfg->max_gross_exposure);
-    cfg->max_open_positions = (uint32_t)qt_config_int(
-        yml, "limits.max_open_positions", false, cfg->max_open_positions, 1, RISK_MAX_SYMBOLS);
-    cfg->throttle_factor = qt_config_double(yml, "killswitch.throttle_factor", false,
-                                            cfg->throttle_factor, 1e-6, 1.0);
+    risk_config_read(yml, cfg);
     bool ok = true;
     if (qt_config_error(yml)) {
         fprintf(stderr, "qt-risk: %s\n", qt_config_error(yml));

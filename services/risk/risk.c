@@ -13,15 +13,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qt_config.h"
 #include "qt_symtab.h"
 
-#define SNAPSHOT_VERSION 2u   /* 1: no cash_est (refused) */
+#define SNAPSHOT_VERSION 3u   /* 2: no history (read, defaults); 1: no cash_est (refused) */
+#define DAY_MS 86400000LL
+#define YEAR_MS 31557600000.0   /* 365.25 days */
 
 typedef struct {
     char symbol[RISK_SYMBOL_MAX + 1];
     qt_fixed_t qty;     /* > 0 */
     qt_fixed_t price;   /* last reference price, > 0 */
+    qt_fixed_t basis;   /* cash paid for qty, cost estimate included, >= 0 */
 } risk_pos_t;
+
+/* What risk knows about a symbol besides the position: for the price band, the stale
+ * alerts and the cooldown after a losing close. */
+typedef struct {
+    char symbol[RISK_SYMBOL_MAX + 1];
+    qt_fixed_t last_price;      /* last reference price seen in a target, 0 = none */
+    int64_t last_price_ms;      /* bar time of that target */
+    bool stale;                 /* DataAlert "stale" active */
+    int64_t cooldown_until_ms;  /* no buys before (bar time) */
+    double var_rate;            /* EWMA of squared log returns per ms */
+    uint32_t n_returns;
+} risk_sym_t;
 
 struct risk_t {
     risk_config_t cfg;
@@ -29,6 +45,14 @@ struct risk_t {
     int64_t last_wm_ms;
     qt_fixed_t cash;    /* cash_est, >= 0 */
     qt_symtab_t pos;    /* risk_pos_t by symbol */
+    qt_symtab_t mkt;    /* risk_sym_t by symbol */
+    qt_fixed_t peak_equity;        /* 0 = none yet */
+    int64_t day;                   /* UTC day index of day_start_equity, INT64_MIN = none */
+    qt_fixed_t day_start_equity;
+    int64_t global_cooldown_until_ms;
+    int64_t orders[RISK_ORDER_RING];   /* bar times of approved intents, oldest first */
+    uint32_t n_orders;
+    risk_trades_t trades;
 };
 
 void risk_config_defaults(risk_config_t *cfg)
@@ -42,6 +66,80 @@ void risk_config_defaults(risk_config_t *cfg)
     cfg->max_gross_exposure = 100000LL * QT_FIXED_SCALE;
     cfg->max_open_positions = 10;
     cfg->throttle_factor = 0.5;
+    cfg->risk_per_trade = 0.02;
+    cfg->stop_distance = 0.0625;
+    cfg->vol_target = 0.5;
+    cfg->vol_halflife = 30.0;
+    cfg->vol_min_returns = 20;
+    cfg->kelly_fraction = 0.0;
+    cfg->kelly_min_trades = 30;
+    cfg->price_band_bps = 2000;
+    cfg->price_band_ref_max_age_ms = 86400000;
+    cfg->max_bar_age_ms = 28800000;
+    cfg->max_orders_per_window = 64;
+    cfg->order_window_ms = 14400000;
+    cfg->daily_loss_limit = 0.10;
+    cfg->max_drawdown = 0.50;
+    cfg->cooldown_ms = 28800000;
+    cfg->global_cooldown_ms = 0;
+}
+
+/* Every key of configs/risk.yml (see docs/services/risk.md), over the current values of
+ * *cfg; errors are recorded in y (qt_config: first error wins). Shared by qt-risk and
+ * the backtest so the two cannot drift. */
+void risk_config_read(qt_config_t *y, risk_config_t *cfg)
+{
+    (void)qt_config_int(y, "version", true, 1, 1, 1);
+    cfg->capital = qt_config_money(y, "capital", false, cfg->capital);
+    cfg->cost_buffer_bps =
+        qt_config_int(y, "cost_buffer_bps", false, cfg->cost_buffer_bps, 0, 1000);
+    cfg->rebalance_band =
+        qt_config_double(y, "sizing.rebalance_band", false, cfg->rebalance_band, 0.0, 1.0);
+    cfg->qty_step = qt_config_money(y, "sizing.qty_step", false, cfg->qty_step);
+    cfg->min_trade_notional =
+        qt_config_money(y, "sizing.min_trade_notional", false, cfg->min_trade_notional);
+    cfg->max_position_notional = qt_config_money(y, "limits.max_position_notional", false,
+                                                 cfg->max_position_notional);
+    cfg->max_gross_exposure =
+        qt_config_money(y, "limits.max_gross_exposure", false, cfg->max_gross_exposure);
+    cfg->max_open_positions = (uint32_t)qt_config_int(
+        y, "limits.max_open_positions", false, cfg->max_open_positions, 1, RISK_MAX_SYMBOLS);
+    cfg->throttle_factor = qt_config_double(y, "killswitch.throttle_factor", false,
+                                            cfg->throttle_factor, 1e-6, 1.0);
+    cfg->risk_per_trade =
+        qt_config_double(y, "sizing.risk_per_trade", false, cfg->risk_per_trade, 0.0, 1.0);
+    cfg->stop_distance =
+        qt_config_double(y, "sizing.stop_distance", false, cfg->stop_distance, 1e-6, 1.0);
+    cfg->vol_target =
+        qt_config_double(y, "sizing.vol_target", false, cfg->vol_target, 0.0, 10.0);
+    cfg->vol_halflife =
+        qt_config_double(y, "sizing.vol_halflife", false, cfg->vol_halflife, 1.0, 10000.0);
+    cfg->vol_min_returns = (uint32_t)qt_config_int(y, "sizing.vol_min_returns", false,
+                                                   cfg->vol_min_returns, 0, 100000);
+    cfg->kelly_fraction =
+        qt_config_double(y, "sizing.kelly_fraction", false, cfg->kelly_fraction, 0.0, 1.0);
+    cfg->kelly_min_trades = (uint32_t)qt_config_int(y, "sizing.kelly_min_trades", false,
+                                                    cfg->kelly_min_trades, 1, 100000);
+    cfg->price_band_bps =
+        qt_config_int(y, "limits.price_band_bps", false, cfg->price_band_bps, 0, 10000);
+    cfg->price_band_ref_max_age_ms =
+        qt_config_int(y, "limits.price_band_ref_max_age_ms", false,
+                      cfg->price_band_ref_max_age_ms, 0, INT64_MAX / 4);
+    cfg->max_bar_age_ms = qt_config_int(y, "limits.max_bar_age_ms", false,
+                                        cfg->max_bar_age_ms, 0, INT64_MAX / 4);
+    cfg->max_orders_per_window = (uint32_t)qt_config_int(
+        y, "limits.max_orders_per_window", false, cfg->max_orders_per_window, 0,
+        RISK_ORDER_RING);
+    cfg->order_window_ms = qt_config_int(y, "limits.order_window_ms", false,
+                                         cfg->order_window_ms, 1, INT64_MAX / 4);
+    cfg->daily_loss_limit = qt_config_double(y, "limits.daily_loss_limit", false,
+                                             cfg->daily_loss_limit, 0.0, 1.0);
+    cfg->max_drawdown =
+        qt_config_double(y, "limits.max_drawdown", false, cfg->max_drawdown, 0.0, 1.0);
+    cfg->cooldown_ms = qt_config_int(y, "limits.cooldown_ms", false, cfg->cooldown_ms, 0,
+                                     INT64_MAX / 4);
+    cfg->global_cooldown_ms = qt_config_int(y, "limits.global_cooldown_ms", false,
+                                            cfg->global_cooldown_ms, 0, INT64_MAX / 4);
 }
 
 const char *risk_config_check(const risk_config_t *cfg)
@@ -68,6 +166,35 @@ const char *risk_config_check(const risk_config_t *cfg)
     if (!isfinite(cfg->throttle_factor) || cfg->throttle_factor <= 0.0 ||
         cfg->throttle_factor > 1.0)
         return "throttle_factor must be in (0, 1]";
+    if (!isfinite(cfg->risk_per_trade) || cfg->risk_per_trade < 0.0 || cfg->risk_per_trade > 1.0)
+        return "risk_per_trade must be in [0, 1]";
+    if (!isfinite(cfg->stop_distance) || cfg->stop_distance <= 0.0 || cfg->stop_distance > 1.0)
+        return "stop_distance must be in (0, 1]";
+    if (!isfinite(cfg->vol_target) || cfg->vol_target < 0.0 || cfg->vol_target > 10.0)
+        return "vol_target must be in [0, 10]";
+    if (!isfinite(cfg->vol_halflife) || cfg->vol_halflife < 1.0 || cfg->vol_halflife > 10000.0)
+        return "vol_halflife must be in [1, 10000]";
+    if (cfg->vol_min_returns > 100000)
+        return "vol_min_returns must be in [0, 100000]";
+    if (!isfinite(cfg->kelly_fraction) || cfg->kelly_fraction < 0.0 || cfg->kelly_fraction > 1.0)
+        return "kelly_fraction must be in [0, 1]";
+    if (cfg->kelly_min_trades < 1 || cfg->kelly_min_trades > 100000)
+        return "kelly_min_trades must be in [1, 100000]";
+    if (cfg->price_band_bps < 0 || cfg->price_band_bps > 10000)
+        return "price_band_bps must be in [0, 10000]";
+    if (cfg->max_bar_age_ms < 0 || cfg->price_band_ref_max_age_ms < 0)
+        return "max_bar_age_ms and price_band_ref_max_age_ms must be >= 0";
+    if (cfg->max_orders_per_window > RISK_ORDER_RING)
+        return "max_orders_per_window must be in [0, 1024]";
+    if (cfg->order_window_ms <= 0)
+        return "order_window_ms must be > 0";
+    if (!isfinite(cfg->daily_loss_limit) || cfg->daily_loss_limit < 0.0 ||
+        cfg->daily_loss_limit > 1.0)
+        return "daily_loss_limit must be in [0, 1]";
+    if (!isfinite(cfg->max_drawdown) || cfg->max_drawdown < 0.0 || cfg->max_drawdown > 1.0)
+        return "max_drawdown must be in [0, 1]";
+    if (cfg->cooldown_ms < 0 || cfg->global_cooldown_ms < 0)
+        return "cooldown_ms and global_cooldown_ms must be >= 0";
     return NULL;
 }
 
@@ -111,6 +238,9 @@ risk_t *risk_new(const risk_config_t *cfg)
     self->last_wm_ms = INT64_MIN;
     self->cash = cfg->capital;
     QT_SYMTAB_INIT(&self->pos, risk_pos_t, symbol, 0);
+    QT_SYMTAB_INIT(&self->mkt, risk_sym_t, symbol, 0);
+    self->day = INT64_MIN;
+    self->global_cooldown_until_ms = INT64_MIN;
     return self;
 }
 
@@ -119,6 +249,7 @@ void risk_destroy(risk_t **self_p)
     if (!self_p || !*self_p)
         return;
     qt_symtab_free(&(*self_p)->pos);
+    qt_symtab_free(&(*self_p)->mkt);
     free(*self_p);
     *self_p = NULL;
 }
@@ -175,6 +306,260 @@ bool risk_equity(const risk_t *self, qt_fixed_t *out)
     return gross_of(&self->pos, &g) && qt_fixed_add(self->cash, g, out);
 }
 
+bool risk_on_alert(risk_t *self, const char *symbol, const char *kind, bool active)
+{
+    if (!symbol || !kind || !symbol_ok(symbol))
+        return false;
+    if (strcmp(kind, "stale") != 0)
+        return true;   /* gap / invalid: the bars themselves were dropped upstream */
+    risk_sym_t *m = qt_symtab_find(&self->mkt, symbol);
+    if (!m) {
+        if (!active)
+            return true;
+        void *slot = NULL;
+        if (qt_symtab_upsert(&self->mkt, symbol, &slot) != QT_SYMTAB_INSERTED || !slot)
+            return false;
+        m = slot;
+        m->last_price = 0;
+        m->cooldown_until_ms = INT64_MIN;
+        m->var_rate = 0.0;
+        m->n_returns = 0;
+    }
+    m->stale = active;
+    return true;
+}
+
+bool risk_stale(const risk_t *self, const char *symbol)
+{
+    const risk_sym_t *m = qt_symtab_find(&self->mkt, symbol);
+    return m && m->stale;
+}
+
+/* ---- the rules ------------------------------------------------------------------ */
+
+static void set_reason(risk_reason_t *why, const char *code, const char *detail,
+                       qt_fixed_t value, qt_fixed_t limit)
+{
+    if (!why)
+        return;
+    memset(why, 0, sizeof *why);
+    snprintf(why->code, sizeof why->code, "%s", code);
+    snprintf(why->detail, sizeof why->detail, "%s", detail);
+    why->value = value;
+    why->limit = limit;
+}
+
+/* Counts and ms in the fixed-point value/limit fields, saturated. */
+static qt_fixed_t as_count(int64_t v)
+{
+    if (v > INT64_MAX / QT_FIXED_SCALE)
+        return INT64_MAX;
+    if (v < INT64_MIN / QT_FIXED_SCALE)
+        return INT64_MIN;
+    return v * QT_FIXED_SCALE;
+}
+
+bool risk_check_stale(const risk_config_t *cfg, bool alert_active, int64_t bar_time_ms,
+                      int64_t last_watermark_ms, risk_reason_t *why)
+{
+    if (alert_active) {
+        set_reason(why, RISK_CODE_STALE_DATA, "stale-data alert active for the symbol", 0, 0);
+        return false;
+    }
+    if (cfg->max_bar_age_ms > 0 && last_watermark_ms != INT64_MIN &&
+        last_watermark_ms > bar_time_ms &&
+        (uint64_t)last_watermark_ms - (uint64_t)bar_time_ms > (uint64_t)cfg->max_bar_age_ms) {
+        uint64_t age = (uint64_t)last_watermark_ms - (uint64_t)bar_time_ms;
+        set_reason(why, RISK_CODE_STALE_DATA, "bar older than max_bar_age_ms behind the watermark",
+                   as_count(age > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)age),
+                   as_count(cfg->max_bar_age_ms));
+        return false;
+    }
+    return true;
+}
+
+bool risk_check_price_band(const risk_config_t *cfg, qt_fixed_t last_price,
+                           qt_fixed_t ref_price, risk_reason_t *why)
+{
+    if (cfg->price_band_bps <= 0 || last_price <= 0 || ref_price <= 0)
+        return true;
+    __int128 diff = (__int128)ref_price - last_price;
+    if (diff < 0)
+        diff = -diff;
+    /* diff / last > band / 1e4, exactly in integers */
+    if (diff * 10000 <= (__int128)cfg->price_band_bps * last_price)
+        return true;
+    __int128 bps = diff * 10000 / last_price;
+    set_reason(why, RISK_CODE_PRICE_BAND, "price moved beyond the band since the last price",
+               as_count(bps > INT64_MAX ? INT64_MAX : (int64_t)bps),
+               as_count(cfg->price_band_bps));
+    return false;
+}
+
+bool risk_check_cooldown(const risk_config_t *cfg, int64_t symbol_until_ms,
+                         int64_t global_until_ms, int64_t bar_time_ms, risk_reason_t *why)
+{
+    if (bar_time_ms < symbol_until_ms) {
+        set_reason(why, RISK_CODE_COOLDOWN, "symbol in cooldown after a losing close",
+                   as_count(symbol_until_ms - bar_time_ms), as_count(cfg->cooldown_ms));
+        return false;
+    }
+    if (bar_time_ms < global_until_ms) {
+        set_reason(why, RISK_CODE_COOLDOWN, "global cooldown after a losing close",
+                   as_count(global_until_ms - bar_time_ms), as_count(cfg->global_cooldown_ms));
+        return false;
+    }
+    return true;
+}
+
+/* Shared by the daily-loss and drawdown rules: loss = ref - equity > frac * ref. */
+static bool loss_within(double frac, qt_fixed_t ref, qt_fixed_t equity, qt_fixed_t *loss,
+                        qt_fixed_t *allowed)
+{
+    *loss = 0;
+    *allowed = 0;
+    if (frac <= 0.0 || ref <= 0 || equity >= ref)
+        return true;
+    *loss = ref - equity;   /* no overflow: ref > equity, ref > 0 */
+    if (!qt_fixed_mul_ratio(ref, frac, allowed))
+        return true;        /* beyond range: cannot judge, the other limits still hold */
+    return *loss <= *allowed;
+}
+
+bool risk_check_daily_loss(const risk_config_t *cfg, qt_fixed_t day_start_equity,
+                           qt_fixed_t equity, risk_reason_t *why)
+{
+    qt_fixed_t loss, allowed;
+    if (loss_within(cfg->daily_loss_limit, day_start_equity, equity, &loss, &allowed))
+        return true;
+    set_reason(why, RISK_CODE_DAILY_LOSS, "loss since the start of the UTC day over the limit",
+               loss, allowed);
+    return false;
+}
+
+bool risk_check_drawdown(const risk_config_t *cfg, qt_fixed_t peak_equity, qt_fixed_t equity,
+                         risk_reason_t *why)
+{
+    qt_fixed_t dd, allowed;
+    if (loss_within(cfg->max_drawdown, peak_equity, equity, &dd, &allowed))
+        return true;
+    set_reason(why, RISK_CODE_MAX_DRAWDOWN, "drawdown from the equity peak over the limit", dd,
+               allowed);
+    return false;
+}
+
+bool risk_check_order_rate(const risk_config_t *cfg, uint32_t orders_in_window,
+                           risk_reason_t *why)
+{
+    if (cfg->max_orders_per_window == 0 || orders_in_window < cfg->max_orders_per_window)
+        return true;
+    set_reason(why, RISK_CODE_ORDER_RATE, "order rate limit reached in the window",
+               as_count(orders_in_window), as_count(cfg->max_orders_per_window));
+    return false;
+}
+
+bool risk_size_fixed_fractional(const risk_config_t *cfg, qt_fixed_t equity, qt_fixed_t price,
+                                qt_fixed_t qty, qt_fixed_t *max_qty, risk_reason_t *why)
+{
+    *max_qty = qty;
+    if (cfg->risk_per_trade <= 0.0 || price <= 0)
+        return true;
+    /* max notional = equity * risk_per_trade / stop_distance */
+    qt_fixed_t max_notional = 0;
+    if (equity > 0 && !qt_fixed_mul_ratio(equity, cfg->risk_per_trade / cfg->stop_distance,
+                                          &max_notional))
+        return true;   /* beyond range: the notional limits still apply */
+    __int128 q = max_notional > 0 ? ((__int128)max_notional * QT_FIXED_SCALE) / price : 0;
+    qt_fixed_t fit = q > (__int128)INT64_MAX ? INT64_MAX : (qt_fixed_t)q;
+    if (qty <= fit)
+        return true;
+    *max_qty = fit;
+    qt_fixed_t notional = 0;
+    if (!qt_fixed_mul(qty, price, &notional))
+        notional = INT64_MAX;
+    set_reason(why, RISK_CODE_FIXED_FRACTIONAL,
+               "trade risk (notional x stop distance) over risk_per_trade of equity", notional,
+               max_notional);
+    return false;
+}
+
+bool risk_size_vol_target(const risk_config_t *cfg, qt_fixed_t equity, double sigma_annual,
+                          uint32_t n_returns, qt_fixed_t price, qt_fixed_t held, qt_fixed_t qty,
+                          qt_fixed_t *max_qty, risk_reason_t *why)
+{
+    *max_qty = qty;
+    if (cfg->vol_target <= 0.0 || n_returns < cfg->vol_min_returns || !isfinite(sigma_annual) ||
+        sigma_annual <= 0.0 || price <= 0)
+        return true;
+    qt_fixed_t max_notional = 0;
+    if (equity > 0 && !qt_fixed_mul_ratio(equity, cfg->vol_target / sigma_annual, &max_notional))
+        return true;   /* beyond range: the notional limits still apply */
+    __int128 q = max_notional > 0 ? ((__int128)max_notional * QT_FIXED_SCALE) / price : 0;
+    __int128 room = q - held;
+    if ((__int128)qty <= room)
+        return true;
+    *max_qty = room > 0 ? (qt_fixed_t)room : 0;
+    qt_fixed_t notional = 0, total = 0;
+    if (!qt_fixed_add(held, qty, &total) || !qt_fixed_mul(total, price, &notional))
+        notional = INT64_MAX;
+    set_reason(why, RISK_CODE_VOL_TARGET,
+               "position volatility over vol_target: clipped to equity x target / sigma",
+               notional, max_notional);
+    return false;
+}
+
+bool risk_size_kelly(const risk_config_t *cfg, qt_fixed_t equity, const risk_trades_t *tr,
+                     qt_fixed_t price, qt_fixed_t held, qt_fixed_t qty, qt_fixed_t *max_qty,
+                     risk_reason_t *why)
+{
+    *max_qty = qty;
+    uint64_t n = (uint64_t)tr->wins + tr->losses;
+    if (cfg->kelly_fraction <= 0.0 || n < cfg->kelly_min_trades || tr->losses == 0 ||
+        price <= 0)
+        return true;
+    double p = (double)tr->wins / (double)n;
+    double avg_loss = -tr->sum_loss / (double)tr->losses;
+    double f = 0.0;
+    if (tr->wins > 0 && avg_loss > 0.0) {
+        double b = (tr->sum_win / (double)tr->wins) / avg_loss;
+        f = b > 0.0 ? p - (1.0 - p) / b : 0.0;
+    } else if (tr->wins > 0) {
+        return true;   /* losses that lost nothing: no measurable risk, no cap */
+    }
+    if (!isfinite(f) || f < 0.0)
+        f = 0.0;
+    if (f > 1.0)
+        f = 1.0;
+    qt_fixed_t max_notional = 0;
+    if (equity > 0 && !qt_fixed_mul_ratio(equity, cfg->kelly_fraction * f, &max_notional))
+        return true;
+    __int128 q = max_notional > 0 ? ((__int128)max_notional * QT_FIXED_SCALE) / price : 0;
+    __int128 room = q - held;
+    if ((__int128)qty <= room)
+        return true;
+    *max_qty = room > 0 ? (qt_fixed_t)room : 0;
+    qt_fixed_t notional = 0, total = 0;
+    if (!qt_fixed_add(held, qty, &total) || !qt_fixed_mul(total, price, &notional))
+        notional = INT64_MAX;
+    set_reason(why, RISK_CODE_KELLY_CEILING,
+               "position over kelly_fraction x Kelly fraction of equity (realised trades)",
+               notional, max_notional);
+    return false;
+}
+
+void risk_trade_stats(const risk_t *self, risk_trades_t *out) { *out = self->trades; }
+
+bool risk_volatility(const risk_t *self, const char *symbol, double *sigma_annual,
+                     uint32_t *n_returns)
+{
+    const risk_sym_t *m = qt_symtab_find(&self->mkt, symbol);
+    if (!m)
+        return false;
+    *sigma_annual = sqrt(m->var_rate * YEAR_MS);
+    *n_returns = m->n_returns;
+    return true;
+}
+
 bool risk_on_watermark(risk_t *self, int64_t t)
 {
     if (t <= self->last_wm_ms)
@@ -190,8 +575,26 @@ typedef struct {
     double weight;
     qt_fixed_t price;
     qt_fixed_t held;
+    qt_fixed_t basis;       /* cost basis of held */
     qt_fixed_t target_qty;
+    bool loss;              /* sold (part of) the position below its cost basis */
 } leg_t;
+
+/* What the pre-trade rules of one buy need beyond the leg (see risk.h RULES). */
+typedef struct {
+    int64_t last_wm_ms;
+    qt_fixed_t equity, peak_equity, day_start_equity;
+    int64_t global_until_ms;
+    uint32_t orders_in_window;   /* incremented as intents are approved */
+    const qt_symtab_t *mkt;
+    risk_trades_t trades;        /* including this target's sells */
+} buy_ctx_t;
+
+/* a + b for b >= 0, saturated at INT64_MAX. */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
 
 static qt_fixed_t floor_step(qt_fixed_t q, qt_fixed_t step)
 {
@@ -320,7 +723,8 @@ static int cmp_buy_order(const void *a, const void *b)
 
 /* Sets (or removes, qty == 0) a position in the work table (capacity reserved, so an
  * insert cannot fail). */
-static void work_set(qt_symtab_t *work, const char *symbol, qt_fixed_t qty, qt_fixed_t price)
+static void work_set(qt_symtab_t *work, const char *symbol, qt_fixed_t qty, qt_fixed_t price,
+                     qt_fixed_t basis)
 {
     if (qty == 0) {
         (void)qt_symtab_remove(work, symbol);
@@ -332,6 +736,7 @@ static void work_set(qt_symtab_t *work, const char *symbol, qt_fixed_t qty, qt_f
     if (p) {
         p->qty = qty;
         p->price = price;
+        p->basis = basis;
     }
 }
 
@@ -354,7 +759,7 @@ static risk_status_t validate_target(const risk_target_t *t)
 /* Processes one buy leg against the work positions; fills *d. false on overflow. */
 static bool do_buy(const risk_config_t *cfg, const leg_t *leg, int64_t bar_time_ms,
                    Qt__V1__KillSwitchTier tier, qt_fixed_t requested, qt_symtab_t *work,
-                   qt_fixed_t *cash, risk_decision_t *d)
+                   qt_fixed_t *cash, buy_ctx_t *ctx, risk_decision_t *d)
 {
     decision_init(d, leg, bar_time_ms, QT__V1__SIDE__SIDE_BUY, requested, tier);
     qt_fixed_t req_notional;
@@ -365,6 +770,23 @@ static bool do_buy(const risk_config_t *cfg, const leg_t *leg, int64_t bar_time_
         snprintf(detail, sizeof detail, "kill switch %s rejects orders that add exposure",
                  tier_name(tier));
         add_reason(d, RISK_CODE_KILL_SWITCH, detail, req_notional, 0);
+        return true;
+    }
+    /* Pre-trade rules that reject outright. */
+    risk_reason_t why;
+    const risk_sym_t *m = qt_symtab_find(ctx->mkt, leg->symbol);
+    qt_fixed_t last_px = 0;
+    if (m && m->last_price > 0 && (__int128)bar_time_ms - m->last_price_ms <=
+                                      (__int128)cfg->price_band_ref_max_age_ms)
+        last_px = m->last_price;
+    if (!risk_check_stale(cfg, m && m->stale, bar_time_ms, ctx->last_wm_ms, &why) ||
+        !risk_check_price_band(cfg, last_px, leg->price, &why) ||
+        !risk_check_cooldown(cfg, m ? m->cooldown_until_ms : INT64_MIN, ctx->global_until_ms,
+                             bar_time_ms, &why) ||
+        !risk_check_daily_loss(cfg, ctx->day_start_equity, ctx->equity, &why) ||
+        !risk_check_drawdown(cfg, ctx->peak_equity, ctx->equity, &why) ||
+        !risk_check_order_rate(cfg, ctx->orders_in_window, &why)) {
+        add_reason(d, why.code, why.detail, why.value, why.limit);
         return true;
     }
     qt_fixed_t qty = requested;
@@ -384,6 +806,27 @@ static bool do_buy(const risk_config_t *cfg, const leg_t *leg, int64_t bar_time_
                    (qt_fixed_t)(n_work + 1) * QT_FIXED_SCALE,
                    (qt_fixed_t)cfg->max_open_positions * QT_FIXED_SCALE);
         return true;
+    }
+    /* Fixed-fractional sizing: clips the trade. */
+    qt_fixed_t ff_max;
+    if (qty > 0 && !risk_size_fixed_fractional(cfg, ctx->equity, leg->price, qty, &ff_max, &why)) {
+        add_reason(d, why.code, why.detail, why.value, why.limit);
+        qty = floor_step(ff_max, cfg->qty_step);
+    }
+    /* Volatility targeting: clips the position. */
+    qt_fixed_t vt_max;
+    if (qty > 0 && m &&
+        !risk_size_vol_target(cfg, ctx->equity, sqrt(m->var_rate * YEAR_MS), m->n_returns,
+                              leg->price, leg->held, qty, &vt_max, &why)) {
+        add_reason(d, why.code, why.detail, why.value, why.limit);
+        qty = floor_step(vt_max, cfg->qty_step);
+    }
+    /* Kelly ceiling: clips the position. */
+    qt_fixed_t k_max;
+    if (qty > 0 &&
+        !risk_size_kelly(cfg, ctx->equity, &ctx->trades, leg->price, leg->held, qty, &k_max, &why)) {
+        add_reason(d, why.code, why.detail, why.value, why.limit);
+        qty = floor_step(k_max, cfg->qty_step);
     }
     /* Position notional after the buy. */
     qt_fixed_t total, after;
@@ -447,9 +890,13 @@ static bool do_buy(const risk_config_t *cfg, const leg_t *leg, int64_t bar_time_
         !trade_cash(qty, leg->price, cfg->cost_buffer_bps, true, &need) ||
         !qt_fixed_sub(*cash, need, cash))
         return false;
+    qt_fixed_t basis;
+    if (!qt_fixed_add(leg->basis, need, &basis))
+        return false;
     d->approved = true;
     d->approved_qty = qty;
-    work_set(work, leg->symbol, total, leg->price);
+    ctx->orders_in_window++;
+    work_set(work, leg->symbol, total, leg->price, basis);
     return true;
 }
 
@@ -503,6 +950,7 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
         memcpy(l->symbol, held->symbol, sizeof l->symbol);
         l->held = held->qty;
         l->price = held->price;
+        l->basis = held->basis;
         l->weight = 0.0;
     }
     for (size_t i = 0; i < target->n_positions; i++) {
@@ -526,7 +974,7 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
     qt_fixed_t cash = self->cash, equity = self->cash;
     for (size_t i = 0; i < n_legs; i++) {
         if (legs[i].held > 0) {
-            work_set(&work, legs[i].symbol, legs[i].held, legs[i].price);
+            work_set(&work, legs[i].symbol, legs[i].held, legs[i].price, legs[i].basis);
             qt_fixed_t value;
             if (!qt_fixed_mul(legs[i].held, legs[i].price, &value) ||
                 !qt_fixed_add(equity, value, &equity)) {
@@ -549,6 +997,25 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
             goto fail;
         }
         legs[i].target_qty = floor_step(legs[i].target_qty, cfg->qty_step);
+    }
+
+    /* Context of the pre-trade rules: day-start and peak equity (this target's equity
+     * opens a new UTC day or raises the peak), the orders already in the window. */
+    const int64_t t = target->bar_time_ms;
+    const int64_t day = t >= 0 ? t / DAY_MS : -((-(t + 1)) / DAY_MS) - 1;
+    buy_ctx_t ctx = {.last_wm_ms = self->last_wm_ms, .equity = equity,
+                     .peak_equity = equity > self->peak_equity ? equity : self->peak_equity,
+                     .day_start_equity = self->day == day ? self->day_start_equity : equity,
+                     .global_until_ms = self->global_cooldown_until_ms, .mkt = &self->mkt,
+                     .trades = self->trades};
+    for (uint32_t k = 0; k < self->n_orders; k++)
+        if ((__int128)t - self->orders[k] < (__int128)cfg->order_window_ms)
+            ctx.orders_in_window++;
+    /* Room for this target's symbols in the market table, taken before anything is
+     * decided so that the commit below cannot fail. */
+    if (!qt_symtab_reserve(&self->mkt, qt_symtab_size(&self->mkt) + n_legs)) {
+        st = RISK_ERROR;
+        goto fail;
     }
 
     size_t n_dec = 0, n_buys = 0;
@@ -614,7 +1081,29 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
             st = RISK_INVALID;   /* beyond fixed-point range */
             goto fail;
         }
-        work_set(&work, l->symbol, l->held - qty, l->price);
+        /* Cost basis of what is sold (pro rata, floor); a loss starts the cooldowns. */
+        qt_fixed_t sold_basis =
+            full ? l->basis : (qt_fixed_t)(((__int128)l->basis * qty) / l->held);
+        if (sold_basis > 0) {
+            double ret = (double)(proceeds - sold_basis) / (double)sold_basis;
+            if (ret > 0.0) {
+                if (ctx.trades.wins < UINT32_MAX) {
+                    ctx.trades.wins++;
+                    ctx.trades.sum_win += ret;
+                }
+            } else if (ctx.trades.losses < UINT32_MAX) {
+                ctx.trades.losses++;
+                ctx.trades.sum_loss += ret;
+            }
+        }
+        if (proceeds < sold_basis) {
+            l->loss = true;
+            if (cfg->global_cooldown_ms > 0 &&
+                sat_add(t, cfg->global_cooldown_ms) > ctx.global_until_ms)
+                ctx.global_until_ms = sat_add(t, cfg->global_cooldown_ms);
+        }
+        ctx.orders_in_window++;
+        work_set(&work, l->symbol, l->held - qty, l->price, l->basis - sold_basis);
     }
 
     /* Buys, by descending weight then symbol. */
@@ -651,7 +1140,8 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
             out->skipped_min_notional++;
             continue;
         }
-        if (!do_buy(cfg, l, target->bar_time_ms, tier, requested, &work, &cash, &dec[n_dec])) {
+        if (!do_buy(cfg, l, target->bar_time_ms, tier, requested, &work, &cash, &ctx,
+                    &dec[n_dec])) {
             st = RISK_INVALID;   /* beyond fixed-point range */
             goto fail;
         }
@@ -663,6 +1153,63 @@ risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
     self->pos = work;
     self->cash = cash;
     self->last_target_ms = target->bar_time_ms;
+    self->peak_equity = ctx.peak_equity;
+    self->day = day;
+    self->day_start_equity = ctx.day_start_equity;
+    self->global_cooldown_until_ms = ctx.global_until_ms;
+    self->trades = ctx.trades;
+    for (size_t i = 0; i < n_legs; i++) {
+        bool in_target = false;
+        for (size_t k = 0; k < target->n_positions && !in_target; k++)
+            in_target = strcmp(target->positions[k].symbol, legs[i].symbol) == 0;
+        if (!in_target && !legs[i].loss)
+            continue;
+        void *slot = NULL;
+        qt_symtab_rc_t rc = qt_symtab_upsert(&self->mkt, legs[i].symbol, &slot);
+        risk_sym_t *m = slot;
+        if (!m)
+            continue;   /* reserved above: unreachable */
+        if (rc == QT_SYMTAB_INSERTED) {
+            m->last_price = 0;
+            m->last_price_ms = 0;
+            m->stale = false;
+            m->cooldown_until_ms = INT64_MIN;
+            m->var_rate = 0.0;
+            m->n_returns = 0;
+        }
+        if (in_target) {
+            /* EWMA of squared log returns per ms, over consecutive reference prices no
+             * further apart than price_band_ref_max_age_ms. */
+            if (m->last_price > 0 && t > m->last_price_ms &&
+                (__int128)t - m->last_price_ms <= (__int128)cfg->price_band_ref_max_age_ms) {
+                double lr = log((double)legs[i].price / (double)m->last_price);
+                double rate = lr * lr / (double)(t - m->last_price_ms);
+                double lambda = pow(0.5, 1.0 / cfg->vol_halflife);
+                m->var_rate = m->n_returns == 0 ? rate : lambda * m->var_rate + (1.0 - lambda) * rate;
+                if (m->n_returns < UINT32_MAX)
+                    m->n_returns++;
+            }
+            m->last_price = legs[i].price;
+            m->last_price_ms = t;
+        }
+        if (legs[i].loss && cfg->cooldown_ms > 0)
+            m->cooldown_until_ms = sat_add(t, cfg->cooldown_ms);
+    }
+    /* Order times: drop those out of the window, append this target's approvals. */
+    uint32_t kept = 0;
+    for (uint32_t k = 0; k < self->n_orders; k++)
+        if ((__int128)t - self->orders[k] < (__int128)cfg->order_window_ms)
+            self->orders[kept++] = self->orders[k];
+    self->n_orders = kept;
+    for (size_t i = 0; i < n_dec; i++) {
+        if (!dec[i].approved)
+            continue;
+        if (self->n_orders == RISK_ORDER_RING) {
+            memmove(self->orders, self->orders + 1, (RISK_ORDER_RING - 1) * sizeof(int64_t));
+            self->n_orders--;
+        }
+        self->orders[self->n_orders++] = t;
+    }
     out->decisions = dec;
     out->n_decisions = n_dec;
     if (n_dec == 0) {
@@ -697,12 +1244,38 @@ void risk_save(const risk_t *self, qt_buf_t *out)
         qt_buf_put_str(out, p->symbol);
         qt_buf_put_i64(out, p->qty);
         qt_buf_put_i64(out, p->price);
+        qt_buf_put_i64(out, p->basis);
+    }
+    qt_buf_put_i64(out, self->peak_equity);
+    qt_buf_put_i64(out, self->day);
+    qt_buf_put_i64(out, self->day_start_equity);
+    qt_buf_put_i64(out, self->global_cooldown_until_ms);
+    qt_buf_put_u32(out, self->n_orders);
+    for (uint32_t k = 0; k < self->n_orders; k++)
+        qt_buf_put_i64(out, self->orders[k]);
+    qt_buf_put_u32(out, self->trades.wins);
+    qt_buf_put_u32(out, self->trades.losses);
+    qt_buf_put_f64(out, self->trades.sum_win);
+    qt_buf_put_f64(out, self->trades.sum_loss);
+    size_t n_mkt = qt_symtab_size(&self->mkt);
+    qt_buf_put_u32(out, (uint32_t)n_mkt);
+    for (size_t i = 0; i < n_mkt; i++) {
+        const risk_sym_t *m = qt_symtab_at(&self->mkt, i);
+        qt_buf_put_str(out, m->symbol);
+        qt_buf_put_i64(out, m->last_price);
+        qt_buf_put_i64(out, m->last_price_ms);
+        qt_buf_put_u32(out, m->stale ? 1u : 0u);
+        qt_buf_put_i64(out, m->cooldown_until_ms);
+        qt_buf_put_f64(out, m->var_rate);
+        qt_buf_put_u32(out, m->n_returns);
     }
 }
 
+/* Format 2 or 3 (see risk.h); state untouched unless everything is valid. */
 bool risk_load(risk_t *self, qt_reader_t *r)
 {
-    if (qt_read_u32(r) != SNAPSHOT_VERSION)
+    uint32_t ver = qt_read_u32(r);
+    if (ver != 2 && ver != SNAPSHOT_VERSION)
         return false;
     int64_t last_target = qt_read_i64(r);
     int64_t last_wm = qt_read_i64(r);
@@ -710,33 +1283,94 @@ bool risk_load(risk_t *self, qt_reader_t *r)
     uint32_t n = qt_read_u32(r);
     if (r->err || cash < 0 || n > RISK_MAX_SYMBOLS)
         return false;
-    qt_symtab_t p;
+    qt_symtab_t p, mk;
     QT_SYMTAB_INIT(&p, risk_pos_t, symbol, 0);
-    if (!qt_symtab_reserve(&p, n ? n : 1))
-        return false;
-    for (uint32_t i = 0; i < n; i++) {
+    QT_SYMTAB_INIT(&mk, risk_sym_t, symbol, 0);
+    bool ok = qt_symtab_reserve(&p, n ? n : 1);
+    for (uint32_t i = 0; ok && i < n; i++) {
         risk_pos_t rec = {0};
         const risk_pos_t *prev = i > 0 ? qt_symtab_at(&p, i - 1) : NULL;
         qt_read_str(r, rec.symbol, sizeof rec.symbol);
         rec.qty = qt_read_i64(r);
         rec.price = qt_read_i64(r);
+        if (ver == 2)
+            ok = qt_fixed_mul(rec.qty, rec.price, &rec.basis);
+        else
+            rec.basis = qt_read_i64(r);
         void *slot = NULL;
-        if (r->err || !symbol_ok(rec.symbol) || rec.qty <= 0 || rec.price <= 0 ||
-            (prev && strcmp(prev->symbol, rec.symbol) >= 0) ||
+        if (!ok || r->err || !symbol_ok(rec.symbol) || rec.qty <= 0 || rec.price <= 0 ||
+            rec.basis < 0 || (prev && strcmp(prev->symbol, rec.symbol) >= 0) ||
             qt_symtab_upsert(&p, rec.symbol, &slot) != QT_SYMTAB_INSERTED) {
-            qt_symtab_free(&p);
-            return false;
+            ok = false;
+            break;
         }
         *(risk_pos_t *)slot = rec;
     }
-    if (!qt_reader_done(r)) {
+    qt_fixed_t peak = 0, day_start = 0;
+    int64_t day = INT64_MIN, global_until = INT64_MIN;
+    int64_t orders[RISK_ORDER_RING];
+    uint32_t n_orders = 0;
+    risk_trades_t trades = {0};
+    if (ok && ver == SNAPSHOT_VERSION) {
+        peak = qt_read_i64(r);
+        day = qt_read_i64(r);
+        day_start = qt_read_i64(r);
+        global_until = qt_read_i64(r);
+        n_orders = qt_read_u32(r);
+        if (r->err || peak < 0 || n_orders > RISK_ORDER_RING)
+            ok = false;
+        for (uint32_t k = 0; ok && k < n_orders; k++)
+            orders[k] = qt_read_i64(r);
+        trades.wins = qt_read_u32(r);
+        trades.losses = qt_read_u32(r);
+        trades.sum_win = qt_read_f64(r);
+        trades.sum_loss = qt_read_f64(r);
+        if (!isfinite(trades.sum_win) || !isfinite(trades.sum_loss) || trades.sum_win < 0.0 ||
+            trades.sum_loss > 0.0)
+            ok = false;
+        uint32_t n_mkt = ok ? qt_read_u32(r) : 0;
+        if (r->err || (ok && !qt_symtab_reserve(&mk, n_mkt ? n_mkt : 1)))
+            ok = false;
+        for (uint32_t i = 0; ok && i < n_mkt; i++) {
+            risk_sym_t rec = {0};
+            const risk_sym_t *prev = i > 0 ? qt_symtab_at(&mk, i - 1) : NULL;
+            qt_read_str(r, rec.symbol, sizeof rec.symbol);
+            rec.last_price = qt_read_i64(r);
+            rec.last_price_ms = qt_read_i64(r);
+            uint32_t stale = qt_read_u32(r);
+            rec.cooldown_until_ms = qt_read_i64(r);
+            rec.var_rate = qt_read_f64(r);
+            rec.n_returns = qt_read_u32(r);
+            rec.stale = stale == 1;
+            void *slot = NULL;
+            if (r->err || !symbol_ok(rec.symbol) || rec.last_price < 0 || stale > 1 ||
+                !isfinite(rec.var_rate) || rec.var_rate < 0.0 ||
+                (prev && strcmp(prev->symbol, rec.symbol) >= 0) ||
+                qt_symtab_upsert(&mk, rec.symbol, &slot) != QT_SYMTAB_INSERTED) {
+                ok = false;
+                break;
+            }
+            *(risk_sym_t *)slot = rec;
+        }
+    }
+    if (!ok || r->err || !qt_reader_done(r)) {
         qt_symtab_free(&p);
+        qt_symtab_free(&mk);
         return false;
     }
     qt_symtab_free(&self->pos);
+    qt_symtab_free(&self->mkt);
     self->pos = p;
+    self->mkt = mk;
     self->cash = cash;
     self->last_target_ms = last_target;
     self->last_wm_ms = last_wm;
+    self->peak_equity = peak;
+    self->day = day;
+    self->day_start_equity = day_start;
+    self->global_cooldown_until_ms = global_until;
+    memcpy(self->orders, orders, n_orders * sizeof orders[0]);
+    self->n_orders = n_orders;
+    self->trades = trades;
     return true;
 }

@@ -41,9 +41,12 @@
  *     cash_est, so the buys of the same target can use it.
  *  3. Buys, by descending weight then symbol:
  *       kill switch NO_NEW / UNKNOWN / FLATTEN_ALL -> rejected KILL_SWITCH;
+ *       pre-trade rules STALE_DATA, PRICE_BAND, COOLDOWN, DAILY_LOSS, MAX_DRAWDOWN,
+ *         ORDER_RATE -> rejected (see "the rules" below);
  *       THROTTLE -> qty scaled by throttle_factor (reason KILL_SWITCH on the decision);
  *       opening a position when max_open_positions are open -> rejected
  *         MAX_OPEN_POSITIONS (value/limit are counts in fixed point);
+ *       FIXED_FRACTIONAL, VOL_TARGET, KELLY_CEILING sizing -> clipped (see below);
  *       position notional after the buy > max_position_notional -> clipped to fit
  *         (MAX_POSITION_NOTIONAL); nothing fits -> rejected;
  *       gross exposure (sum of qty * price over all positions) after the buy >
@@ -68,6 +71,7 @@
 #include "qt/v1/control.pb-c.h"
 #include "qt/v1/trading.pb-c.h"
 #include "qt_buf.h"
+#include "qt_config.h"
 #include "qt_money.h"
 
 #define RISK_SYMBOL_MAX 32          /* == QT_MAX_SYMBOL */
@@ -83,6 +87,16 @@
 #define RISK_CODE_MIN_TRADE_NOTIONAL "MIN_TRADE_NOTIONAL"
 #define RISK_CODE_INSUFFICIENT_CASH "INSUFFICIENT_CASH"
 #define RISK_CODE_EQUITY_DEPLETED "EQUITY_DEPLETED"
+#define RISK_CODE_STALE_DATA "STALE_DATA"
+#define RISK_CODE_PRICE_BAND "PRICE_BAND"
+#define RISK_CODE_COOLDOWN "COOLDOWN"
+#define RISK_CODE_DAILY_LOSS "DAILY_LOSS"
+#define RISK_CODE_MAX_DRAWDOWN "MAX_DRAWDOWN"
+#define RISK_CODE_ORDER_RATE "ORDER_RATE"
+#define RISK_CODE_FIXED_FRACTIONAL "FIXED_FRACTIONAL"
+#define RISK_CODE_VOL_TARGET "VOL_TARGET"
+#define RISK_CODE_KELLY_CEILING "KELLY_CEILING"
+#define RISK_ORDER_RING 1024        /* max_orders_per_window <= this */
 
 typedef struct {
     qt_fixed_t capital;                /* initial capital (cash_est at start), default 100000 */
@@ -95,9 +109,31 @@ typedef struct {
     qt_fixed_t max_gross_exposure;     /* default 100000 */
     uint32_t max_open_positions;       /* default 10 */
     double throttle_factor;            /* (0, 1], default 0.5 */
+    /* Pre-trade rules (see the RULES block above); 0 turns a rule off where noted. */
+    double risk_per_trade;             /* fixed-fractional: [0, 1], default 0.02 (0 = off) */
+    double stop_distance;              /* assumed stop distance, (0, 1], default 0.0625 */
+    double vol_target;                 /* annualised vol of one position, [0, 10], default
+                                          0.5 (0 = off) */
+    double vol_halflife;               /* EWMA half-life in returns, [1, 10000], default 30 */
+    uint32_t vol_min_returns;          /* returns needed before it applies, default 20 */
+    double kelly_fraction;             /* Kelly ceiling: fraction of the Kelly bet a position
+                                          may reach, [0, 1], default 0 (off) */
+    uint32_t kelly_min_trades;         /* closed trades needed before it applies, default 30 */
+    int64_t price_band_bps;            /* [0, 10000], default 2000 (0 = off) */
+    int64_t price_band_ref_max_age_ms; /* last price older than this: no band, default 86400000 */
+    int64_t max_bar_age_ms;            /* >= 0, default 28800000 (0 = off) */
+    uint32_t max_orders_per_window;    /* [0, RISK_ORDER_RING], default 64 (0 = off) */
+    int64_t order_window_ms;           /* > 0, default 14400000 */
+    double daily_loss_limit;           /* [0, 1], default 0.10 (0 = off) */
+    double max_drawdown;               /* [0, 1], default 0.50 (0 = off) */
+    int64_t cooldown_ms;               /* per symbol after a losing close, >= 0, default 28800000 */
+    int64_t global_cooldown_ms;        /* all buys after a losing close, >= 0, default 0 */
 } risk_config_t;
 
 void risk_config_defaults(risk_config_t *cfg);
+/* Reads every configs/risk.yml key over *cfg (env overrides included); errors go to
+ * qt_config_error(y). Then call risk_config_check. */
+void risk_config_read(qt_config_t *y, risk_config_t *cfg);
 /* NULL when valid, else a static description of the first problem. */
 const char *risk_config_check(const risk_config_t *cfg);
 
@@ -145,6 +181,76 @@ typedef struct {
 
 void risk_result_free(risk_result_t *res);
 
+/* Realised trade statistics behind the Kelly ceiling: every approved sell is a trade
+ * outcome, return = proceeds (net of the cost estimate) / its cost basis - 1. */
+typedef struct {
+    uint32_t wins, losses;      /* return > 0 / return <= 0 */
+    double sum_win, sum_loss;   /* sums of the returns (sum_loss <= 0) */
+} risk_trades_t;
+
+/* ---- the rules, one named function each ----------------------------------------------
+ * Each returns true when the rule passes; false fills *why (code, detail, value, limit)
+ * for a rejection. Pure: no state, all inputs are parameters (so a test can drive each
+ * one with real prices), and risk_on_target applies them to every buy in the order:
+ * kill switch, STALE_DATA, PRICE_BAND, COOLDOWN, DAILY_LOSS, MAX_DRAWDOWN, ORDER_RATE,
+ * throttle, MAX_OPEN_POSITIONS, FIXED_FRACTIONAL (clips), VOL_TARGET (clips),
+ * KELLY_CEILING (clips),
+ * MAX_POSITION_NOTIONAL (clips),
+ * MAX_GROSS_EXPOSURE (clips), INSUFFICIENT_CASH (clips), MIN_TRADE_NOTIONAL.
+ * Sells only reduce exposure and are never blocked by these rules. */
+
+/* STALE_DATA: an active DataAlert kind "stale" for the symbol, or a target whose bar
+ * time is older than the last forwarded watermark by more than max_bar_age_ms.
+ * value/limit: the bar age and the maximum (ms, as fixed point counts of ms). */
+bool risk_check_stale(const risk_config_t *cfg, bool alert_active, int64_t bar_time_ms,
+                      int64_t last_watermark_ms, risk_reason_t *why);
+/* PRICE_BAND: |ref_price - last_price| / last_price > price_band_bps (last_price <= 0:
+ * no reference yet, passes). value: the deviation in bps, limit: the band (counts). */
+bool risk_check_price_band(const risk_config_t *cfg, qt_fixed_t last_price,
+                           qt_fixed_t ref_price, risk_reason_t *why);
+/* (The core passes last_price = 0, i.e. no reference, when the symbol's last price is
+ * older than price_band_ref_max_age_ms.) */
+/* COOLDOWN: bar_time_ms < the symbol's or the global cooldown end (after a losing
+ * close). value: ms left, limit: the cooldown (counts of ms). */
+bool risk_check_cooldown(const risk_config_t *cfg, int64_t symbol_until_ms,
+                         int64_t global_until_ms, int64_t bar_time_ms, risk_reason_t *why);
+/* DAILY_LOSS: equity fell more than daily_loss_limit below the equity at the first
+ * target of the UTC day. value: the loss, limit: the allowed loss (money). */
+bool risk_check_daily_loss(const risk_config_t *cfg, qt_fixed_t day_start_equity,
+                           qt_fixed_t equity, risk_reason_t *why);
+/* MAX_DRAWDOWN: equity fell more than max_drawdown below its peak. value: the drawdown,
+ * limit: the allowed drawdown (money). */
+bool risk_check_drawdown(const risk_config_t *cfg, qt_fixed_t peak_equity, qt_fixed_t equity,
+                         risk_reason_t *why);
+/* ORDER_RATE: orders_in_window (approved intents with bar time within order_window_ms)
+ * >= max_orders_per_window. value/limit: counts. */
+bool risk_check_order_rate(const risk_config_t *cfg, uint32_t orders_in_window,
+                           risk_reason_t *why);
+/* FIXED_FRACTIONAL sizing: the trade risks notional * stop_distance; at most
+ * risk_per_trade * equity. *max_qty = the largest qty (before qty_step) within it;
+ * false (with *why, value = requested notional, limit = max notional) when qty exceeds
+ * it. */
+bool risk_size_fixed_fractional(const risk_config_t *cfg, qt_fixed_t equity, qt_fixed_t price,
+                                qt_fixed_t qty, qt_fixed_t *max_qty, risk_reason_t *why);
+/* VOL_TARGET sizing: the position (held + qty) may be worth at most equity * vol_target /
+ * sigma, sigma = the symbol's annualised volatility (EWMA of squared log returns of the
+ * reference prices per ms of elapsed bar time, half-life vol_halflife returns, x ms per
+ * year 31557600000). Passes while n_returns < vol_min_returns or sigma <= 0.
+ * *max_qty = the largest buy (before qty_step) within it; false (value = position
+ * notional the buy would give, limit = max notional) when qty exceeds it. */
+/* KELLY_CEILING: with p = wins / trades, b = mean win / |mean loss|, the Kelly fraction
+ * f* = p - (1 - p) / b (Kelly 1956; no loss yet: no cap). The position (held + qty) may
+ * be worth at most equity * kelly_fraction * max(f*, 0). Passes while fewer than
+ * kelly_min_trades trades are known. value = position notional the buy would give,
+ * limit = max notional. */
+bool risk_size_kelly(const risk_config_t *cfg, qt_fixed_t equity, const risk_trades_t *tr,
+                     qt_fixed_t price, qt_fixed_t held, qt_fixed_t qty, qt_fixed_t *max_qty,
+                     risk_reason_t *why);
+bool risk_size_vol_target(const risk_config_t *cfg, qt_fixed_t equity, double sigma_annual,
+                          uint32_t n_returns, qt_fixed_t price, qt_fixed_t held, qt_fixed_t qty,
+                          qt_fixed_t *max_qty, risk_reason_t *why);
+
+
 typedef enum {
     RISK_OK = 0,          /* *out holds the decisions */
     RISK_DUPLICATE,       /* bar time <= last processed: dropped, state unchanged */
@@ -161,6 +267,15 @@ void risk_destroy(risk_t **self_p);
 
 risk_status_t risk_on_target(risk_t *self, const risk_target_t *target,
                              Qt__V1__KillSwitchTier tier, risk_result_t *out);
+/* A DataAlert from qt-ingest: kind "stale" with active true/false per symbol (other
+ * kinds are ignored). false when the symbol is invalid or the table is full. */
+bool risk_on_alert(risk_t *self, const char *symbol, const char *kind, bool active);
+bool risk_stale(const risk_t *self, const char *symbol);
+void risk_trade_stats(const risk_t *self, risk_trades_t *out);
+/* The symbol's current annualised volatility estimate and its number of returns (false
+ * when the symbol is unknown). */
+bool risk_volatility(const risk_t *self, const char *symbol, double *sigma_annual,
+                     uint32_t *n_returns);
 /* True when the watermark for t must be forwarded (t > last forwarded), false for a
  * duplicate. */
 bool risk_on_watermark(risk_t *self, int64_t t);
@@ -179,8 +294,10 @@ bool risk_equity(const risk_t *self, qt_fixed_t *out);
 bool risk_position_at(const risk_t *self, size_t i, const char **symbol, qt_fixed_t *qty,
                       qt_fixed_t *last_price);
 
-/* State snapshot (format 2): last target and watermark times, cash_est, positions
- * (qty, last price). risk_load refuses other formats (format 1 had no cash), a
+/* State snapshot (format 3): last target and watermark times, cash_est, positions
+ * (qty, last price, cost basis), peak and day-start equity, cooldowns, order times, trade
+ * statistics, per-symbol last price, stale flag and volatility estimate. risk_load also reads
+ * format 2 (cost basis = qty * last price, no history); it refuses format 1 (no cash), a
  * negative cash, and anything malformed, leaving the state unchanged. */
 void risk_save(const risk_t *self, qt_buf_t *out);
 bool risk_load(risk_t *self, qt_reader_t *r);

@@ -1,14 +1,17 @@
 /* qt-watchdog: the dead-man's switch daemon. Its own process and connections: a
  * ZeroMQ SUB on every service's PUB (services.<name>.pub) for "sys.heartbeat.", its own
  * Redis connection for the kill switch. Decisions come from the pure core
- * (watchdog.h) with the wall clock; raising writes NO_NEW to Redis (never lowers)
- * and announces it on ZMQ "ctl.killswitch" and Kafka topic "control" (key
- * "killswitch"). */
+ * (watchdog.h) with the wall clock; raising goes through qt_killswitch's store
+ * (trigger "watchdog", one compare-and-set on the version, never lowers) to the
+ * tier configured for the stale service (slas.yml services.<name>.tier: NO_NEW
+ * default, FLATTEN_ALL for qt-exec / qt-risk) and is announced on ZMQ
+ * "ctl.killswitch" and Kafka topic "control" (key "killswitch"). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "qt_killswitch.h"
 #include "qt_service.h"
 #include "watchdog/watchdog.h"
 
@@ -54,11 +57,26 @@ int main(int argc, char **argv)
         int64_t sla = qt_config_int(sc, path, false, dflt_sla, 1, 86400000);
         snprintf(path, sizeof path, "services.%s.required", name);
         bool req = qt_config_bool(sc, path, false, dflt_req);
+        snprintf(path, sizeof path, "services.%s.tier", name);
+        const char *tname = qt_config_str(sc, path, "NO_NEW");
+        qt_ks_tier_t tier = QT__V1__KILL_SWITCH_TIER__KS_NO_NEW;
+        if (qt_ks_tier_parse(tname, &tier) != 0 ||
+            (tier != QT__V1__KILL_SWITCH_TIER__KS_NO_NEW &&
+             tier != QT__V1__KILL_SWITCH_TIER__KS_FLATTEN_ALL)) {
+            fprintf(stderr, "qt-watchdog: %s: key '%s': expected NO_NEW or FLATTEN_ALL, got '%s'\n",
+                    slas_file, path, tname);
+            free(slas);
+            qt_sub_destroy(&sub);
+            qt_config_destroy(&sc);
+            qt_service_destroy(&svc);
+            return 2;
+        }
         if (strlen(name) > WATCHDOG_NAME_MAX || !ep || !*ep)
             continue;
         snprintf(slas[n].service, sizeof slas[n].service, "%s", name);
         slas[n].sla_ms = sla;
         slas[n].required = req;
+        slas[n].tier = tier;
         n++;
         if (qt_sub_connect(sub, ep) != 0)
             qt_log_kv(QT_LOG_WARN, "sub_connect_failed", "service", name, "endpoint", ep, NULL);
@@ -103,6 +121,8 @@ int main(int argc, char **argv)
     snprintf(ns, sizeof ns, "%zu", n);
     qt_log_kv(QT_LOG_INFO, "watchdog_started", "watched", ns, NULL);
 
+    qt_ks_store_t store;
+    qt_ks_store_redis(&store, svc->redis);
     int64_t next_eval = start;
     while (qt_service_running(svc)) {
         qt_service_tick(svc);
@@ -121,29 +141,31 @@ int main(int argc, char **argv)
         if (now < next_eval)
             continue;
         next_eval = now + every;
-        Qt__V1__KillSwitchTier tier = qt_redis_killswitch_read(svc->redis, NULL);
+        /* fail closed: an unreadable state reads as NO_NEW (a FLATTEN_ALL service still
+         * raises over it; the store then replaces the unreadable state) */
+        Qt__V1__KillSwitchTier tier = qt_ks_store_read(&store, NULL, NULL);
         watchdog_decision_t d;
         watchdog_evaluate(w, now, tier, &d);
         qt_gauge_set(g_stale, (double)d.stale);
         if (!d.raise)
             continue;
-        uint64_t version = 0;
-        if (qt_redis_killswitch_write(svc->redis, QT__V1__KILL_SWITCH_TIER__KS_NO_NEW, SERVICE,
-                                      d.reason, now, &version) != 0) {
+        qt_ks_state_t st;
+        qt_ks_result_t res =
+            qt_ks_store_raise(&store, d.tier, "watchdog", SERVICE, d.reason, now, &st);
+        if (res == QT_KS_NOT_HIGHER)
+            continue;   /* someone raised it meanwhile: nothing to do */
+        if (res != QT_KS_RAISED) {
             qt_counter_inc(c_fail);
             qt_log_once(QT_LOG_ERROR, "watchdog_write_failed", "killswitch_write_failed",
-                        "reason", d.reason, NULL);
+                        "reason", d.reason, "result", qt_ks_result_name(res), NULL);
             continue;
         }
         qt_counter_inc(c_trig);
-        qt_log_kv(QT_LOG_ERROR, "killswitch_raised", "tier", "NO_NEW", "reason", d.reason,
-                  "service", d.service, NULL);
+        qt_log_kv(QT_LOG_ERROR, "killswitch_raised", "tier", qt_ks_tier_name(d.tier), "reason",
+                  d.reason, "service", d.service, NULL);
         Qt__V1__KillSwitch ks = QT__V1__KILL_SWITCH__INIT;
-        ks.tier = QT__V1__KILL_SWITCH_TIER__KS_NO_NEW;
-        ks.version = version;
-        ks.set_by = (char *)SERVICE;
-        ks.reason = d.reason;
-        ks.set_at_ms = now;
+        char *names[2] = {NULL, NULL};
+        qt_ks_state_to_proto(&st, &ks, names);
         qt_env_t kenv;
         qt_env_init(&kenv, now * 1000000LL);
         kenv.body_case = QT__V1__ENVELOPE__BODY_KILLSWITCH;

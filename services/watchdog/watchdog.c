@@ -12,6 +12,8 @@ struct watchdog_t {
     qt_hb_table_t *table;
     int64_t start_ms;
     int64_t grace_ms;
+    watchdog_sla_t slas[QT_HB_TABLE_MAX]; /* as configured, tier normalised */
+    size_t n;
 };
 
 watchdog_t *watchdog_new(const watchdog_sla_t *slas, size_t n, int64_t grace_ms,
@@ -29,11 +31,24 @@ watchdog_t *watchdog_new(const watchdog_sla_t *slas, size_t n, int64_t grace_ms,
         free(w);
         return NULL;
     }
-    for (size_t i = 0; i < n; i++)
-        if (qt_hb_table_watch(w->table, slas[i].service, slas[i].sla_ms, slas[i].required) != 0) {
+    if (n > QT_HB_TABLE_MAX) {
+        watchdog_destroy(&w);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        Qt__V1__KillSwitchTier t = slas[i].tier;
+        if (t == QT__V1__KILL_SWITCH_TIER__KS_UNKNOWN)
+            t = QT__V1__KILL_SWITCH_TIER__KS_NO_NEW;
+        if ((t != QT__V1__KILL_SWITCH_TIER__KS_NO_NEW &&
+             t != QT__V1__KILL_SWITCH_TIER__KS_FLATTEN_ALL) ||
+            qt_hb_table_watch(w->table, slas[i].service, slas[i].sla_ms, slas[i].required) != 0) {
             watchdog_destroy(&w);
             return NULL;
         }
+        w->slas[i] = slas[i];
+        w->slas[i].tier = t;
+        w->n = i + 1;
+    }
     (void)qt_hb_table_evaluate(w->table, start_ms); /* pins the table's start */
     return w;
 }
@@ -52,6 +67,16 @@ int watchdog_heartbeat(watchdog_t *self, const char *service, int64_t now_ms)
     return qt_hb_table_seen(self->table, service, now_ms);
 }
 
+/* Tier configured for a service; a name listed twice: the last entry wins, as
+ * qt_hb_table_watch does for the SLA. */
+static Qt__V1__KillSwitchTier tier_of(const watchdog_t *self, const char *service)
+{
+    for (size_t i = self->n; i-- > 0;)
+        if (strcmp(self->slas[i].service, service) == 0)
+            return self->slas[i].tier;
+    return QT__V1__KILL_SWITCH_TIER__KS_NO_NEW;
+}
+
 void watchdog_evaluate(watchdog_t *self, int64_t now_ms, Qt__V1__KillSwitchTier current,
                        watchdog_decision_t *out)
 {
@@ -66,7 +91,10 @@ void watchdog_evaluate(watchdog_t *self, int64_t now_ms, Qt__V1__KillSwitchTier 
         out->stale++;
         if (!e->required)
             continue;
-        if (out->stale_required++ == 0) {
+        out->stale_required++;
+        Qt__V1__KillSwitchTier t = tier_of(self, e->service);
+        if (t > out->tier) {
+            out->tier = t;
             int64_t since = e->last_seen_ms >= 0 ? e->last_seen_ms : self->start_ms;
             snprintf(out->service, sizeof out->service, "%s", e->service);
             snprintf(out->reason, sizeof out->reason,
@@ -74,21 +102,25 @@ void watchdog_evaluate(watchdog_t *self, int64_t now_ms, Qt__V1__KillSwitchTier 
                      now_ms - since, e->sla_ms);
         }
     }
-    bool at_least_no_new = current == QT__V1__KILL_SWITCH_TIER__KS_UNKNOWN ||
-                           current >= QT__V1__KILL_SWITCH_TIER__KS_NO_NEW;
-    out->raise = out->stale_required > 0 && !at_least_no_new;
+    if (current == QT__V1__KILL_SWITCH_TIER__KS_UNKNOWN)
+        current = QT__V1__KILL_SWITCH_TIER__KS_NO_NEW;   /* fail closed */
+    out->raise = out->stale_required > 0 && current < out->tier;
 }
 
 int watchdog_selftest(bool verbose)
 {
     int fails = 0;
-    watchdog_sla_t s = {"qt-risk", 1000, true};
+    watchdog_sla_t s = {"qt-risk", 1000, true, QT__V1__KILL_SWITCH_TIER__KS_FLATTEN_ALL};
     watchdog_t *w = watchdog_new(&s, 1, -1, 0);
     watchdog_decision_t d;
     watchdog_evaluate(w, 1000, QT__V1__KILL_SWITCH_TIER__KS_NORMAL, &d);
     fails += d.raise;
     watchdog_evaluate(w, 1001, QT__V1__KILL_SWITCH_TIER__KS_NORMAL, &d);
+    fails += !d.raise || d.tier != QT__V1__KILL_SWITCH_TIER__KS_FLATTEN_ALL;
+    watchdog_evaluate(w, 1001, QT__V1__KILL_SWITCH_TIER__KS_NO_NEW, &d);
     fails += !d.raise;
+    watchdog_evaluate(w, 1001, QT__V1__KILL_SWITCH_TIER__KS_FLATTEN_ALL, &d);
+    fails += d.raise;
     watchdog_destroy(&w);
     if (verbose)
         fprintf(stderr, "watchdog selftest: %s\n", fails ? "FAILED" : "ok");

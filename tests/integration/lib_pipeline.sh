@@ -11,7 +11,8 @@
 #
 #   qtp_init                     checks tools/env, creates $QTP_TMP, installs the trap
 #   qtp_run_new NAME START END   stack + configs + ports for a run; makes it current
-#   qtp_killswitch_normal        kill switch -> NORMAL (it starts absent = NO_NEW)
+#   qtp_killswitch_normal        kill switch -> NORMAL (it starts absent = NO_NEW) by two
+#                                test operators' approvals (keys in $QTP_RUN/operator-keys)
 #   qtp_services_up [KEY=V...]   start the 8 services (extra args go to scripts/services up)
 #   qtp_wait_recon SECONDS       wait for the final reconciliation report (must be ok)
 #   qtp_report OUT               qt-report --out OUT (must be complete)
@@ -205,10 +206,28 @@ qtp_run_new() {
 
 qtp_redis() { redis-cli -p "$QT_REDIS_PORT" "$@"; }
 
+# Two test operator keys under the run's temp dir (mode 600, dir 700): lowering the kill
+# switch needs approvals by two distinct operators (qtctl killswitch approve-lower).
+qtp_operator_keys() {
+    export QT_OPERATOR_KEYS_DIR="$QTP_RUN/operator-keys"
+    if [ ! -f "$QT_OPERATOR_KEYS_DIR/test_a.key" ]; then
+        (umask 077 && mkdir -p "$QT_OPERATOR_KEYS_DIR" &&
+            for o in test_a test_b; do openssl rand -hex 32 >"$QT_OPERATOR_KEYS_DIR/$o.key"; done) \
+            || qtp_fail "could not create the test operator keys"
+    fi
+}
+
 qtp_killswitch_normal() {
-    "$QTP_BIN/qtctl" --config "$QTP_CFG" killswitch set NORMAL --reason "integration test" --by test \
-        >"$QTP_RUN/killswitch.out" 2>&1 || { cat "$QTP_RUN/killswitch.out" >&2; qtp_fail "qtctl killswitch set NORMAL failed"; }
-    [ "$(qtp_redis HGET qt:killswitch tier)" = NORMAL ] || qtp_fail "kill switch not NORMAL in Redis after qtctl set"
+    qtp_operator_keys
+    [ "$(qtp_redis HGET qt:killswitch tier)" = NORMAL ] && return 0
+    local o
+    for o in test_a test_b; do
+        "$QTP_BIN/qtctl" --config "$QTP_CFG" killswitch approve-lower NORMAL --operator "$o" \
+            --reason "integration test" >>"$QTP_RUN/killswitch.out" 2>&1 \
+            || { cat "$QTP_RUN/killswitch.out" >&2; qtp_fail "qtctl killswitch approve-lower NORMAL --operator $o failed"; }
+    done
+    [ "$(qtp_redis HGET qt:killswitch tier)" = NORMAL ] || qtp_fail "kill switch not NORMAL in Redis after two approvals"
+    [ "$(qtp_redis HGET qt:killswitch approved_by)" = test_a,test_b ] || qtp_fail "kill switch approved_by is not test_a,test_b"
 }
 
 qtp_services_up() {

@@ -4,9 +4,11 @@
 # QT_KAFKA_BROKERS, BUILD_DIR). Exits non-zero on the first failed check.
 #
 # What it asserts:
-#   - kill switch: `get` on an absent key reports absent / NO_NEW (fail closed); set/get
-#     round trip through Redis with versions 1, 2; bad tiers and missing --reason are
-#     usage errors (exit 2); Redis unreachable is a clear error (exit 1) for get and set
+#   - kill switch: `get` on an absent key reports absent / NO_NEW (fail closed); set/raise
+#     never lower; one operator's approval, the same operator twice, a forged token and an
+#     operator without a key never lower; two distinct operators' approvals do (version 1,
+#     approved_by both), a raise voids a pending approval; bad tiers and missing --reason
+#     are usage errors (exit 2); Redis unreachable is a clear error (exit 1)
 #   - qt-tail kafka prints valid JSON lines for the KillSwitch envelopes qtctl mirrored
 #     to the control topic (a per-run topic via QT_TOPICS_CONTROL, so the content is
 #     exactly what this test produced)
@@ -117,21 +119,66 @@ ok "absent kill switch reads as NO_NEW (fail closed)"
 
 # A per-run control topic, so the tail below sees exactly what this test produced.
 export QT_TOPICS_CONTROL="qt.test.control.$$.$RANDOM"
-run 0 "$BIN/qtctl" killswitch set NORMAL --reason "tools test start" --by tester
-contains "$TMP/out" "NORMAL"
+# Two test operators (keys generated for this run, mode 600) and an outsider whose key
+# is not in the verifying key directory.
+export QT_OPERATOR_KEYS_DIR="$TMP/operator-keys"
+(umask 077 && mkdir -p "$QT_OPERATOR_KEYS_DIR" "$TMP/outsider" &&
+    openssl rand -hex 32 >"$QT_OPERATOR_KEYS_DIR/tester_a.key" &&
+    openssl rand -hex 32 >"$QT_OPERATOR_KEYS_DIR/tester_b.key" &&
+    openssl rand -hex 32 >"$TMP/outsider/mallory.key") || fail "could not create operator keys"
+# Lowering with one operator is impossible: raise/set refuse to lower (absent = NO_NEW).
+run 1 "$BIN/qtctl" killswitch set NORMAL --reason "one operator" --by tester
+contains "$TMP/err" "approve-lower"
+run 1 "$BIN/qtctl" killswitch raise WARN --reason "one operator" --by tester
+[ "$(rcli EXISTS qt:killswitch)" = 0 ] || fail "a refused raise wrote the kill switch"
+run 2 "$BIN/qtctl" killswitch approve-lower NORMAL
+contains "$TMP/err" "--operator"
+run 2 "$BIN/qtctl" killswitch approve-lower NORMAL --operator Tester_A
+run 2 env -u QT_OPERATOR_KEYS_DIR "$BIN/qtctl" killswitch approve-lower NORMAL --operator tester_a
+contains "$TMP/err" "QT_OPERATOR_KEYS_DIR"
+# an operator without a key in the verifying directory, even with her own key file
+run 1 "$BIN/qtctl" killswitch approve-lower NORMAL --operator mallory --key-file "$TMP/outsider/mallory.key"
+contains "$TMP/err" "no key"
+# tester_b claiming to be tester_a with tester_b's key: the token does not verify
+run 1 "$BIN/qtctl" killswitch approve-lower NORMAL --operator tester_a --key-file "$QT_OPERATOR_KEYS_DIR/tester_b.key"
+contains "$TMP/err" "does not verify"
+run 0 "$BIN/qtctl" --json killswitch approve-lower NORMAL --operator tester_a --reason "tools test start"
+pyjson "$TMP/out" '(lambda d: d["result"]=="RECORDED" and d["tier"]=="NO_NEW" and d["pending_approval"]["operator"]=="tester_a")(docs[0])'
+[ "$(rcli EXISTS qt:killswitch)" = 0 ] || fail "one approval changed the kill switch"
+run 0 "$BIN/qtctl" --json killswitch status
+pyjson "$TMP/out" '(lambda d: d["state"]=="absent" and d["effective_tier"]=="NO_NEW" and d["pending_approval"]["operator"]=="tester_a")(docs[0])'
+run 1 "$BIN/qtctl" killswitch approve-lower NORMAL --operator tester_a --reason "tools test start"
+contains "$TMP/err" "already approved"
+[ "$(rcli EXISTS qt:killswitch)" = 0 ] || fail "the same operator twice changed the kill switch"
+# the key may also come from the environment (never printed)
+KEY_B="$(cat "$QT_OPERATOR_KEYS_DIR/tester_b.key")"
+run 0 env QT_OPERATOR_KEY_TESTER_B="$KEY_B" "$BIN/qtctl" killswitch approve-lower NORMAL --operator tester_b --reason "tools test start"
+contains "$TMP/out" "lowered to NORMAL"
+if grep -q "$KEY_B" "$TMP/out" "$TMP/err"; then fail "qtctl printed an operator key"; fi
 run 0 "$BIN/qtctl" --json killswitch get
-pyjson "$TMP/out" '(lambda d: d["state"]=="set" and d["tier"]=="NORMAL" and d["effective_tier"]=="NORMAL" and d["version"]==1 and d["set_by"]=="tester" and d["reason"]=="tools test start" and d["valid"] is True and d["fail_closed"] is False)(docs[0])'
+pyjson "$TMP/out" '(lambda d: d["state"]=="set" and d["tier"]=="NORMAL" and d["effective_tier"]=="NORMAL" and d["version"]==1 and d["set_by"]=="tester_a+tester_b" and d["reason"]=="tools test start" and d["trigger"]=="approval" and d["previous_tier"]=="NO_NEW" and d["approved_by"]==["tester_a","tester_b"] and d["valid"] is True and d["fail_closed"] is False and d["pending_approval"] is None)(docs[0])'
 [ "$(rcli HGET qt:killswitch tier)" = "NORMAL" ] || fail "Redis qt:killswitch tier is not NORMAL"
 run 0 "$BIN/qtctl" --json killswitch set flatten_all --reason "drill: raise" --by tester2
-pyjson "$TMP/out" '(lambda d: d["tier"]=="FLATTEN_ALL" and d["version"]==2 and d["kafka_mirrored"] is True)(docs[0])'
-run 0 "$BIN/qtctl" killswitch get
+pyjson "$TMP/out" '(lambda d: d["result"]=="RAISED" and d["tier"]=="FLATTEN_ALL" and d["version"]==2 and d["previous_tier"]=="NORMAL" and d["trigger"]=="operator" and d["kafka_mirrored"] is True)(docs[0])'
+run 0 "$BIN/qtctl" killswitch status
 contains "$TMP/out" "FLATTEN_ALL"
 contains "$TMP/out" "version 2"
 contains "$TMP/out" "tester2"
 [ "$(rcli HGET qt:killswitch version)" = "2" ] || fail "Redis qt:killswitch version is not 2"
-run 0 env -u USER "$BIN/qtctl" --json killswitch set NO_NEW --reason "default operator"
-pyjson "$TMP/out" '(lambda d: d["set_by"]=="operator" and d["version"]==3)(docs[0])'
-ok "kill switch set/get round trip through Redis (versions 1..3)"
+run 1 "$BIN/qtctl" killswitch raise NO_NEW --reason "not a raise" --by tester2
+[ "$(rcli HGET qt:killswitch version)" = "2" ] || fail "a refused raise changed the version"
+# approvals are bound to the version: a change in between (here the version bump the
+# watchdog's writer makes) voids the first one
+run 0 "$BIN/qtctl" killswitch approve-lower NO_NEW --operator tester_b
+rcli HINCRBY qt:killswitch version 1 >/dev/null
+run 0 "$BIN/qtctl" killswitch approve-lower NO_NEW --operator tester_a
+contains "$TMP/out" "recorded"
+[ "$(rcli HGET qt:killswitch tier)" = "FLATTEN_ALL" ] || fail "a stale approval combined with a new one"
+rcli DEL qt:killswitch >/dev/null
+run 0 env -u USER "$BIN/qtctl" --json killswitch raise NO_NEW --reason "default operator" --trigger recon
+pyjson "$TMP/out" '(lambda d: d["set_by"]=="operator" and d["version"]==1 and d["trigger"]=="recon")(docs[0])'
+[ "$(rcli EXISTS qt:killswitch:pending)" = 0 ] || fail "a raise left a pending approval behind"
+ok "kill switch: raise-only set/raise, two distinct operators' approvals lower it (versions 1..2)"
 
 # Tampered state: the library fails closed and qtctl says so.
 rcli HSET qt:killswitch tier BANANA >/dev/null
@@ -139,29 +186,37 @@ run 0 "$BIN/qtctl" --json killswitch get
 pyjson "$TMP/out" '(lambda d: d["valid"] is False and d["effective_tier"]=="NO_NEW" and d["fail_closed"] is True)(docs[0])'
 run 0 "$BIN/qtctl" killswitch get
 contains "$TMP/out" "INVALID"
-ok "invalid stored kill switch reported as fail-closed NO_NEW"
+# a raise is never blocked by a corrupt state: below NO_NEW refused, NO_NEW and up replace it
+run 1 "$BIN/qtctl" killswitch raise WARN --reason "below NO_NEW on a tampered state"
+run 0 "$BIN/qtctl" --json killswitch raise FLATTEN_ALL --reason "on a tampered state" --by tester3
+pyjson "$TMP/out" '(lambda d: d["result"]=="RAISED" and d["tier"]=="FLATTEN_ALL" and d["version"]==2 and d["kafka_mirrored"] is True)(docs[0])'
+run 0 "$BIN/qtctl" --json killswitch get
+pyjson "$TMP/out" '(lambda d: d["valid"] is True and d["effective_tier"]=="FLATTEN_ALL" and d["set_by"]=="tester3")(docs[0])'
+ok "invalid stored kill switch reported as fail-closed NO_NEW; a raise replaces it"
 
 # ------------------------------------------------------------------ qt-tail kafka
-run 0 "$BIN/qt-tail" kafka "$QT_TOPICS_CONTROL" --from-beginning --max 3 --timeout 60
-[ "$(wc -l <"$TMP/out")" = 3 ] || { cat "$TMP/out"; fail "expected 3 lines from qt-tail"; }
+run 0 "$BIN/qt-tail" kafka "$QT_TOPICS_CONTROL" --from-beginning --max 4 --timeout 60
+[ "$(wc -l <"$TMP/out")" = 4 ] || { cat "$TMP/out"; fail "expected 4 lines from qt-tail"; }
 pyjson "$TMP/out" 'all(set(d) >= {"topic","offset","key","envelope"} for d in docs)'
-pyjson "$TMP/out" '[d["offset"] for d in docs]==[0,1,2] and all(d["key"]=="killswitch" for d in docs)'
+pyjson "$TMP/out" '[d["offset"] for d in docs]==[0,1,2,3] and all(d["key"]=="killswitch" for d in docs)'
 pyjson "$TMP/out" 'all(isinstance(d["envelope"].get("killswitch"), dict) for d in docs)'
-pyjson "$TMP/out" '[d["envelope"]["killswitch"]["set_by"] for d in docs]==["tester","tester2","operator"]'
+pyjson "$TMP/out" '[d["envelope"]["killswitch"]["set_by"] for d in docs]==["tester_a+tester_b","tester2","operator","tester3"]'
 pyjson "$TMP/out" 'str(docs[1]["envelope"]["killswitch"]["tier"]).endswith("FLATTEN_ALL") and docs[1]["envelope"]["killswitch"]["reason"]=="drill: raise"'
+pyjson "$TMP/out" 'docs[0]["envelope"]["killswitch"].get("approved_by")==["tester_a","tester_b"]'
 ok "qt-tail kafka prints the mirrored KillSwitch envelopes as JSON lines"
 # --timeout before --max is satisfied: exit 3, and what was read is still printed.
 run 3 "$BIN/qt-tail" kafka "$QT_TOPICS_CONTROL" --from-beginning --max 10 --timeout 5
-[ "$(wc -l <"$TMP/out")" = 3 ] || fail "expected the 3 lines before the timeout"
+[ "$(wc -l <"$TMP/out")" = 4 ] || fail "expected the 4 lines before the timeout"
 ok "qt-tail kafka --timeout exit 3"
 
 # A malformed message on the topic is counted on stderr, never printed.
 BAD_TOPIC="qt.test.bad.$$.$RANDOM"
 export QT_TOPICS_CONTROL="$BAD_TOPIC"
-run 0 "$BIN/qtctl" killswitch set NORMAL --reason "before junk" --by tester
+rcli DEL qt:killswitch qt:killswitch:pending >/dev/null
+run 0 "$BIN/qtctl" killswitch raise NO_NEW --reason "before junk" --by tester
 if command -v kcat >/dev/null 2>&1; then
     printf 'not a protobuf envelope' | kcat -P -b "$QT_KAFKA_BROKERS" -t "$BAD_TOPIC"
-    run 0 "$BIN/qtctl" killswitch set NORMAL --reason "after junk" --by tester
+    run 0 "$BIN/qtctl" killswitch raise FLATTEN_ALL --reason "after junk" --by tester
     run 0 "$BIN/qt-tail" kafka "$BAD_TOPIC" --from-beginning --max 2 --timeout 60
     pyjson "$TMP/out" 'len(docs)==2'
     contains "$TMP/err" "invalid"
@@ -175,9 +230,12 @@ unset QT_TOPICS_CONTROL
 DEAD_PORT="$(free_port)"
 run 1 env QT_REDIS_PORT="$DEAD_PORT" "$BIN/qtctl" killswitch get
 contains "$TMP/err" "Redis unreachable"
-run 1 env QT_REDIS_PORT="$DEAD_PORT" "$BIN/qtctl" killswitch set NORMAL --reason x
+run 1 env QT_REDIS_PORT="$DEAD_PORT" "$BIN/qtctl" killswitch raise FLATTEN_ALL --reason x
 contains "$TMP/err" "Redis unreachable"
 contains "$TMP/err" "NOT changed"
+run 1 env QT_REDIS_PORT="$DEAD_PORT" "$BIN/qtctl" killswitch approve-lower NORMAL --operator tester_a
+contains "$TMP/err" "NOT changed"
+unset QT_OPERATOR_KEYS_DIR
 ok "Redis unreachable: exit 1 with a clear error"
 
 # ------------------------------------------------------------------ qtctl status

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Watchdog drill (dead-man's switch, invariant 3): with all eight services running and the
 # kill switch NORMAL, stop qt-risk (a required service, configs/slas.yml) and require that
-# qt-watchdog raises the kill switch to NO_NEW in Redis, attributed to itself and naming
+# qt-watchdog raises the kill switch to FLATTEN_ALL (the tier slas.yml gives qt-risk) in Redis, attributed to itself and naming
 # qt-risk, within the SLA + 1 s of risk's last heartbeat. Also require that stopping a
 # service that is not required (qt-models) raises nothing.
 #
@@ -36,7 +36,7 @@ sleep $(( (SLA_MS + 999) / 1000 + 2 ))
     || qtp_fail "the watchdog raised the kill switch for qt-models, which is not required: $(qtp_redis HGETALL qt:killswitch | tr '\n' ' ')"
 qtp_ok "qt-models silent for more than its SLA: kill switch still NORMAL (not required)"
 
-# 2. A required service goes silent: NO_NEW within SLA + 1 s of its last heartbeat.
+# 2. A required service goes silent: FLATTEN_ALL within SLA + 1 s of its last heartbeat.
 # Its heartbeat goes out every heartbeat.interval_ms (1 s), so the last one is at most 1 s
 # before the stop; the bound measured from the stop is SLA + 1 s.
 "$QTP_ROOT/scripts/services" ctl "$QTP_VAR" stop qt-risk >/dev/null
@@ -45,22 +45,22 @@ DEADLINE_MS=$((STOP_MS + SLA_MS + 1000 + 1000))   # + 1 s: the last beat may pre
 TIER=""
 while [ "$(now_ms)" -le $((DEADLINE_MS + 5000)) ]; do
     TIER="$(qtp_redis HGET qt:killswitch tier)"
-    [ "$TIER" = NO_NEW ] && break
+    [ "$TIER" = FLATTEN_ALL ] && break
     sleep 0.1
 done
 RAISED_MS=$(now_ms)
-[ "$TIER" = NO_NEW ] || qtp_fail "kill switch not raised to NO_NEW $((SLA_MS + 7000)) ms after stopping qt-risk (tier $TIER)"
+[ "$TIER" = FLATTEN_ALL ] || qtp_fail "kill switch not raised to FLATTEN_ALL $((SLA_MS + 7000)) ms after stopping qt-risk (tier $TIER)"
 [ "$RAISED_MS" -le "$DEADLINE_MS" ] \
-    || qtp_fail "NO_NEW raised $((RAISED_MS - STOP_MS)) ms after qt-risk stopped: over SLA $SLA_MS ms + 1 s (+1 s heartbeat interval)"
+    || qtp_fail "FLATTEN_ALL raised $((RAISED_MS - STOP_MS)) ms after qt-risk stopped: over SLA $SLA_MS ms + 1 s (+1 s heartbeat interval)"
 BY="$(qtp_redis HGET qt:killswitch set_by)"
 REASON="$(qtp_redis HGET qt:killswitch reason)"
 qtp_eq "kill switch raised by" "$BY" qt-watchdog
 case "$REASON" in *qt-risk*) ;; *) qtp_fail "kill switch reason does not name qt-risk: '$REASON'" ;; esac
-qtp_ok "qt-risk stopped: NO_NEW by qt-watchdog after $((RAISED_MS - STOP_MS)) ms (SLA $SLA_MS ms): $REASON"
+qtp_ok "qt-risk stopped: FLATTEN_ALL by qt-watchdog after $((RAISED_MS - STOP_MS)) ms (SLA $SLA_MS ms): $REASON"
 
-# 3. The watchdog never lowers it: bring risk back, the tier stays NO_NEW.
+# 3. The watchdog never lowers it: bring risk back, the tier stays FLATTEN_ALL.
 "$QTP_ROOT/scripts/services" ctl "$QTP_VAR" start qt-risk >/dev/null
 sleep 3
-qtp_eq "tier after qt-risk came back (the watchdog never lowers)" "$(qtp_redis HGET qt:killswitch tier)" NO_NEW
+qtp_eq "tier after qt-risk came back (the watchdog never lowers)" "$(qtp_redis HGET qt:killswitch tier)" FLATTEN_ALL
 qtp_ok "the watchdog does not lower the kill switch when the service returns"
 qtp_pass

@@ -519,9 +519,145 @@ static void test_invalid_and_batch_retry(void **state)
     assert_int_equal(exec_status_parse("nope"), EXEC_ST_NONE);
 }
 
+/* Mode seam: paper trades as without it, manual/off/live/invalid claim REJECTED with
+ * their reason (manual hands the record to a human list, also on a replay),
+ * unreadable claims nothing (retried), and the kill switch is checked first. */
+typedef struct {
+    exec_mode_t mode;
+    char lines[8][600];
+    size_t n;
+    int fail;
+} mode_cap_t;
+static exec_mode_t mc_mode(void *ctx) { return ((mode_cap_t *)ctx)->mode; }
+static int mc_manual(void *ctx, const exec_order_t *o)
+{
+    mode_cap_t *m = ctx;
+    if (m->fail > 0) {
+        m->fail--;
+        return -1;
+    }
+    assert_true(m->n < 8);
+    assert_int_equal(exec_manual_line(o, m->lines[m->n], sizeof m->lines[0]), 0);
+    m->n++;
+    return 0;
+}
+static const char *last_report_reason(cap_t *c, char *buf, size_t len)
+{
+    size_t n = cap_count(c, QT__V1__ENVELOPE__BODY_REPORT);
+    assert_true(n > 0);
+    Qt__V1__Envelope *e = cap_env(c, cap_find(c, QT__V1__ENVELOPE__BODY_REPORT, n - 1));
+    assert_int_equal(e->report->status, QT__V1__ORDER_STATUS__ORDER_STATUS_REJECTED);
+    snprintf(buf, len, "%s", e->report->reason);
+    qt__v1__envelope__free_unpacked(e, NULL);
+    return buf;
+}
+
+static void test_modes(void **state)
+{
+    fx_t *f = *state;
+    mode_cap_t mc = {.mode = EXEC_MODE_PAPER};
+    exec_mode_io_t mio = {mc_mode, mc_manual, &mc};
+    exec_engine_set_mode_io(f->eng, &mio);
+    for (int i = 0; i < 3; i++)
+        bar(f->eng, "BTC_USDT", T0 + i * 14400000LL, BTC_OPEN[i]);
+    /* paper: filled as usual */
+    intent(f->eng, 0, "BTC_USDT", T0, QT__V1__SIDE__SIDE_BUY, 10000000LL);
+    wm(f->eng, 1, T0, false);
+    assert_true(exec_engine_step(f->eng) > 0);
+    assert_int_equal(exec_engine_stats(f->eng)->fills, 1);
+    assert_int_equal(cap_count(&f->cap, QT__V1__ENVELOPE__BODY_ORDER), 1);
+    cap_clear(&f->cap);
+    /* unreadable: nothing claimed, step fails, retried; then manual */
+    mc.mode = EXEC_MODE_UNREADABLE;
+    intent(f->eng, 2, "BTC_USDT", T1, QT__V1__SIDE__SIDE_SELL, 5000000LL);
+    wm(f->eng, 3, T1, false);
+    assert_int_equal(exec_engine_step(f->eng), -1);
+    assert_int_equal(f->cap.n, 0);
+    exec_order_t rec;
+    assert_int_equal(exec_store_get(f->store, "QT-1502956800000-BTC_USDT", &rec), 0);
+    mc.mode = EXEC_MODE_MANUAL;
+    mc.fail = 1;   /* the human list cannot be written once: retried, then written */
+    assert_int_equal(exec_engine_step(f->eng), -1);
+    assert_int_equal(mc.n, 0);
+    assert_true(exec_engine_step(f->eng) > 0);
+    assert_int_equal(mc.n, 1);
+    assert_string_equal(mc.lines[0],
+                        "{\"client_order_id\":\"QT-1502956800000-BTC_USDT\","
+                        "\"intent_id\":\"1502956800000-BTC_USDT\",\"symbol\":\"BTC_USDT\","
+                        "\"side\":\"SELL\",\"qty\":\"0.05\",\"ref_price\":\"0.00000001\","
+                        "\"bar_time_ms\":1502956800000,\"created_ms\":1700000000000,"
+                        "\"command\":\"SELL 0.05 BTC_USDT at market, ref 0.00000001\"}");
+    assert_int_equal(cap_count(&f->cap, QT__V1__ENVELOPE__BODY_ORDER), 0);
+    assert_int_equal(cap_count(&f->cap, QT__V1__ENVELOPE__BODY_FILL), 0);
+    char why[64];
+    assert_string_equal(last_report_reason(&f->cap, why, sizeof why), "manual mode");
+    assert_int_equal(exec_store_get(f->store, "QT-1502956800000-BTC_USDT", &rec), 1);
+    assert_int_equal(rec.status, EXEC_ST_REJECTED);
+    qt_fixed_t pos = 0;
+    exec_store_position(f->store, "BTC_USDT", &pos);
+    assert_int_equal(pos, 10000000LL);   /* untouched */
+    /* replay in a new engine, now in paper: the stored decision stands, and the manual
+     * line is handed over again (at-least-once) */
+    exec_engine_t *b = exec_engine_new(&f->cfg, f->store, &f->io);
+    mc.mode = EXEC_MODE_PAPER;
+    exec_engine_set_mode_io(b, &mio);
+    bar(b, "BTC_USDT", T1, BTC_OPEN[1]);
+    bar(b, "BTC_USDT", T2, BTC_OPEN[2]);
+    intent(b, 2, "BTC_USDT", T1, QT__V1__SIDE__SIDE_SELL, 5000000LL);
+    wm(b, 3, T1, false);
+    assert_true(exec_engine_step(b) > 0);
+    assert_int_equal(exec_engine_stats(b)->replays, 1);
+    assert_int_equal(exec_engine_stats(b)->fills, 0);
+    assert_int_equal(mc.n, 2);
+    assert_string_equal(mc.lines[1], mc.lines[0]);
+    exec_engine_destroy(&b);
+    /* off, live, invalid: rejected with their reason, nothing ordered */
+    const struct {
+        exec_mode_t m;
+        const char *why;
+    } cases[] = {{EXEC_MODE_OFF, "mode off"},
+                 {EXEC_MODE_LIVE, "live mode: no live broker"},
+                 {EXEC_MODE_INVALID, "mode invalid"}};
+    int64_t off = 10;
+    for (size_t i = 0; i < 3; i++) {
+        cap_clear(&f->cap);
+        mc.mode = cases[i].m;
+        int64_t t = T2 + (int64_t)i * 14400000LL;
+        intent(f->eng, off++, "BTC_USDT", t, QT__V1__SIDE__SIDE_BUY, 1000000LL);
+        wm(f->eng, off++, t, false);
+        assert_true(exec_engine_step(f->eng) > 0);
+        assert_int_equal(cap_count(&f->cap, QT__V1__ENVELOPE__BODY_ORDER), 0);
+        assert_string_equal(last_report_reason(&f->cap, why, sizeof why), cases[i].why);
+    }
+    assert_int_equal(mc.n, 2);
+    /* the kill switch comes first: NO_NEW in manual mode is a kill-switch rejection and
+     * no manual line */
+    cap_clear(&f->cap);
+    mc.mode = EXEC_MODE_MANUAL;
+    f->cap.tier = QT__V1__KILL_SWITCH_TIER__KS_NO_NEW;
+    intent(f->eng, off++, "ETH_USDT", T0, QT__V1__SIDE__SIDE_BUY, 1000000LL);
+    wm(f->eng, off++, T2 + 3 * 14400000LL, false);
+    assert_true(exec_engine_step(f->eng) > 0);
+    assert_string_equal(last_report_reason(&f->cap, why, sizeof why), "kill switch");
+    assert_int_equal(mc.n, 2);
+    /* hostile ids cannot become a command line */
+    exec_order_t o;
+    memset(&o, 0, sizeof o);
+    snprintf(o.coid, sizeof o.coid, "QT-\"x");
+    snprintf(o.intent_id, sizeof o.intent_id, "x");
+    snprintf(o.symbol, sizeof o.symbol, "BTC_USDT");
+    o.qty = 1;
+    char line[600];
+    assert_int_equal(exec_manual_line(&o, line, sizeof line), -1);
+    snprintf(o.coid, sizeof o.coid, "QT-x");
+    assert_int_equal(exec_manual_line(&o, line, sizeof line), 0);
+    assert_int_equal(exec_manual_line(&o, line, 20), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fill_next_bar_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_until_bar, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry_at_end_of_stream, setup, teardown),

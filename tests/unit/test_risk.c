@@ -569,6 +569,7 @@ static void test_sizing_follows_equity(void **state)
     risk_config_t cfg;
     risk_config_defaults(&cfg);
     cfg.max_position_notional = cfg.max_gross_exposure;   /* 100000: only cash limits */
+    cfg.risk_per_trade = 0.0;   /* fixed-fractional sizing off (test_fixed_fractional) */
     risk_t *r = risk_new(&cfg);
     assert_non_null(r);
     assert_int_equal(risk_cash(r), 100000 * S);
@@ -633,6 +634,7 @@ static void test_insufficient_cash(void **state)
     risk_config_defaults(&cfg);
     cfg.max_gross_exposure = 1000000 * S;   /* only the cash binds here */
     cfg.max_position_notional = cfg.max_gross_exposure;
+    cfg.risk_per_trade = 0.0;   /* fixed-fractional sizing off (test_fixed_fractional) */
     risk_t *r = risk_new(&cfg);
     assert_non_null(r);
     risk_result_t res;
@@ -773,6 +775,7 @@ static void test_rebalance_band_boundary(void **state)
     risk_config_t cfg;
     risk_config_defaults(&cfg);
     cfg.max_position_notional = cfg.max_gross_exposure;
+    cfg.risk_per_trade = 0.0;   /* fixed-fractional sizing off (test_fixed_fractional) */
     assert_true(cfg.rebalance_band == 0.25);
     risk_t *base = risk_new(&cfg);
     assert_non_null(base);
@@ -1028,6 +1031,9 @@ static void test_property_limits(void **state)
     cfg.max_position_notional = 15000 * S;
     cfg.max_gross_exposure = 60000 * S;
     cfg.max_open_positions = 4;
+    cfg.risk_per_trade = 0.0;   /* cash-limited buys must occur; FIXED_FRACTIONAL has its test */
+    cfg.max_drawdown = 0.0;     /* the random churn through 2022 loses > 50%: MAX_DRAWDOWN
+                                   would stop every buy (it has its own test) */
     risk_t *r = risk_new(&cfg);
     assert_non_null(r);
     qt_fixed_t ledger[NP] = {0};
@@ -1140,6 +1146,438 @@ static void test_property_limits(void **state)
         qt_bars_free(&ser[k]);
 }
 
+/* ---- pre-trade rules: each rejects with its code on real prices ------------------ */
+
+/* One reason with exactly this code/value/limit on a rejected buy. */
+static void assert_rejected(const risk_result_t *res, const char *sym, const char *code,
+                            qt_fixed_t value, qt_fixed_t limit)
+{
+    const risk_decision_t *d = dec_for(res, sym);
+    assert_non_null(d);
+    assert_int_equal(d->side, BUY);
+    assert_false(d->approved);
+    assert_int_equal(d->approved_qty, 0);
+    assert_int_equal(d->n_reasons, 1);
+    assert_string_equal(d->reasons[0].code, code);
+    assert_int_equal(d->reasons[0].value, value);
+    assert_int_equal(d->reasons[0].limit, limit);
+}
+
+/* BTC 30114.38 (2022-06-10) -> 20459.65 (2022-06-18): |-9654.73| / 30114.38 = 3206 bps
+ * > the 2000 bps band: the buy is refused; ETH (no reference yet) passes. */
+static void test_price_band(void **state)
+{
+    (void)state;
+    qt_fixed_t b1 = close_at("BTC_USDT", JUN10), b2 = close_at("BTC_USDT", JUN18),
+               e2 = close_at("ETH_USDT", JUN18);
+    risk_config_t cfg;
+    risk_config_defaults(&cfg);
+    assert_int_equal(cfg.price_band_bps, 2000);
+    cfg.price_band_ref_max_age_ms = 9 * 86400000LL;   /* the reference is 8 days old */
+    risk_t *r = risk_new(&cfg);
+    risk_result_t res;
+    risk_target_pos_t a = tp("BTC_USDT", 0.1, b1);
+    assert_int_equal(run(r, JUN10, &a, 1, KS_NORMAL, &res), RISK_OK);
+    assert_true(res.n_decisions == 1 && res.decisions[0].approved);
+    risk_result_free(&res);
+    risk_target_pos_t p2[2] = {tp("BTC_USDT", 0.3, b2), tp("ETH_USDT", 0.1, e2)};
+    assert_int_equal(run(r, JUN18, p2, 2, KS_NORMAL, &res), RISK_OK);
+    assert_rejected(&res, "BTC_USDT", RISK_CODE_PRICE_BAND, 3206 * S, 2000 * S);
+    assert_true(dec_for(&res, "ETH_USDT")->approved);
+    risk_result_free(&res);
+    /* the pure rule at its boundary: exactly 20.00% passes, one ulp more does not */
+    risk_reason_t why;
+    assert_true(risk_check_price_band(&cfg, 100 * S, 120 * S, &why));
+    assert_false(risk_check_price_band(&cfg, 100 * S, 120 * S + 1, &why));
+    assert_string_equal(why.code, RISK_CODE_PRICE_BAND);
+    assert_true(risk_check_price_band(&cfg, 0, 120 * S, &why));   /* no reference */
+    risk_destroy(&r);
+}
+
+/* A stale-data alert blocks new exposure on its symbol until it clears; a target older
+ * than the watermark by more than max_bar_age_ms blocks every buy. */
+static void test_stale_data(void **state)
+{
+    (void)state;
+    const int64_t t0 = LAST_BAR - BAR_MS, t1 = LAST_BAR;
+    risk_config_t cfg;
+    risk_config_defaults(&cfg);
+    risk_t *r = risk_new(&cfg);
+    risk_result_t res;
+    assert_true(risk_on_alert(r, "ETH_USDT", "stale", true));
+    assert_true(risk_on_alert(r, "BTC_USDT", "gap", true));   /* other kinds: ignored */
+    assert_false(risk_on_alert(r, "BAD SYMBOL", "stale", true));
+    assert_true(risk_stale(r, "ETH_USDT") && !risk_stale(r, "BTC_USDT"));
+    risk_target_pos_t p0[2] = {tp("BTC_USDT", 0.2, close_at("BTC_USDT", t0)),
+                               tp("ETH_USDT", 0.2, close_at("ETH_USDT", t0))};
+    assert_int_equal(run(r, t0, p0, 2, KS_NORMAL, &res), RISK_OK);
+    assert_true(dec_for(&res, "BTC_USDT")->approved);
+    assert_rejected(&res, "ETH_USDT", RISK_CODE_STALE_DATA, 0, 0);
+    risk_result_free(&res);
+    assert_true(risk_on_alert(r, "ETH_USDT", "stale", false));
+    risk_target_pos_t p1[2] = {tp("BTC_USDT", 0.2, BTC_PX), tp("ETH_USDT", 0.2, ETH_PX)};
+    assert_int_equal(run(r, t1, p1, 2, KS_NORMAL, &res), RISK_OK);
+    assert_true(dec_for(&res, "ETH_USDT")->approved);
+    risk_result_free(&res);
+    /* the state survives a restart */
+    assert_true(risk_on_alert(r, "XRP_USDT", "stale", true));
+    risk_t *c = clone(r, &cfg);
+    assert_true(risk_stale(c, "XRP_USDT") && !risk_stale(c, "ETH_USDT"));
+    risk_destroy(&c);
+    risk_destroy(&r);
+
+    /* bar age: the watermark of 2022-10-11 04:00 passed, then a target for 16:00 the
+     * day before arrives: 12 h > 8 h */
+    r = risk_new(&cfg);
+    const int64_t old = LAST_BAR - 3 * BAR_MS;
+    assert_true(risk_on_watermark(r, LAST_BAR));
+    risk_target_pos_t p2 = tp("BTC_USDT", 0.2, close_at("BTC_USDT", old));
+    assert_int_equal(run(r, old, &p2, 1, KS_NORMAL, &res), RISK_OK);
+    assert_rejected(&res, "BTC_USDT", RISK_CODE_STALE_DATA, 43200000LL * S, 28800000LL * S);
+    risk_result_free(&res);
+    risk_destroy(&r);
+}
+
+/* Buy BTC at 30114.38 (06-10), close it at 20459.65 (06-18): proceeds 6783.64063193 <
+ * basis 10014.78069433, a loss. The global cooldown (4 h) refuses the ETH buy of the
+ * same target; 4 h later the symbol cooldown (8 h) still refuses BTC, ETH passes. */
+static void test_cooldown(void **state)
+{
+    (void)state;
+    risk_config_t cfg;
+    risk_config_defaults(&cfg);
+    cfg.cooldown_ms = 2 * BAR_MS;
+    cfg.global_cooldown_ms = BAR_MS;
+    risk_t *r = risk_new(&cfg);
+    risk_result_t res;
+    risk_target_pos_t a = tp("BTC_USDT", 0.1, close_at("BTC_USDT", JUN10));
+    assert_int_equal(run(r, JUN10, &a, 1, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.decisions[0].approved_qty, 33206000);
+    risk_result_free(&res);
+    risk_target_pos_t e[2] = {tp("BTC_USDT", 0.0, close_at("BTC_USDT", JUN18)),
+                              tp("ETH_USDT", 0.1, close_at("ETH_USDT", JUN18))};
+    assert_int_equal(run(r, JUN18, e, 2, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.n_decisions, 2);
+    assert_true(res.decisions[0].approved && res.decisions[0].side == SELL);   /* the close */
+    assert_rejected(&res, "ETH_USDT", RISK_CODE_COOLDOWN, BAR_MS * S, BAR_MS * S);
+    risk_result_free(&res);
+    risk_trades_t tr;
+    risk_trade_stats(r, &tr);
+    assert_true(tr.losses == 1 && tr.wins == 0 &&
+                tr.sum_loss == (double)(678364063193LL - 1001478069433LL) / 1001478069433.0);
+    const int64_t t3 = JUN18 + BAR_MS;
+    risk_target_pos_t p3[2] = {tp("BTC_USDT", 0.1, close_at("BTC_USDT", t3)),
+                               tp("ETH_USDT", 0.1, close_at("ETH_USDT", t3))};
+    risk_t *c = clone(r, &cfg);   /* cooldowns are part of the snapshot */
+    assert_int_equal(run(c, t3, p3, 2, KS_NORMAL, &res), RISK_OK);
+    assert_rejected(&res, "BTC_USDT", RISK_CODE_COOLDOWN, BAR_MS * S, 2 * BAR_MS * S);
+    assert_true(dec_for(&res, "ETH_USDT")->approved);
+    risk_result_free(&res);
+    risk_destroy(&c);
+    risk_destroy(&r);
+}
+
+/* 2022-06-13: 3.52663 BTC bought at 25520.05 (00:00, 90% of 100000) are worth
+ * 79305.74 at 22487.41 (20:00): equity 89170.00113590, down 10829.99886410 > 10% of the
+ * day's start (10000): the ETH buy is refused. */
+static void test_daily_loss(void **state)
+{
+    (void)state;
+    const int64_t d0 = 1655078400000LL, d5 = d0 + 5 * BAR_MS;
+    risk_config_t cfg;
+    risk_config_defaults(&cfg);
+    cfg.max_position_notional = cfg.max_gross_exposure;
+    cfg.risk_per_trade = 0.0;
+    risk_t *r = risk_new(&cfg);
+    risk_result_t res;
+    risk_target_pos_t a = tp("BTC_USDT", 0.9, close_at("BTC_USDT", d0));
+    assert_int_equal(run(r, d0, &a, 1, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.decisions[0].approved_qty, 352663000);
+    risk_result_free(&res);
+    risk_target_pos_t p5[2] = {tp("BTC_USDT", 0.9, close_at("BTC_USDT", d5)),
+                               tp("ETH_USDT", 0.05, close_at("ETH_USDT", d5))};
+    assert_int_equal(run(r, d5, p5, 2, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.n_decisions, 1);   /* BTC inside the rebalance band */
+    assert_rejected(&res, "ETH_USDT", RISK_CODE_DAILY_LOSS, 1082999886410LL, 1000000000000LL);
+    risk_result_free(&res);
+    /* the next UTC day starts from the equity it opens with */
+    const int64_t d6 = d0 + 6 * BAR_MS;
+    risk_target_pos_t p6[2] = {tp("BTC_USDT", 0.9, close_at("BTC_USDT", d6)),
+                               tp("ETH_USDT", 0.05, close_at("ETH_USDT", d6))};
+    assert_int_equal(run(r, d6, p6, 2, KS_NORMAL, &res), RISK_OK);
+    assert_true(dec_for(&res, "ETH_USDT")->approved);
+    risk_result_free(&res);
+    risk_destroy(&r);
+}
+
+/* 2.98860 BTC bought at 30114.38 (06-10, 90% of 100000); at 20459.65 (06-18) equity is
+ * 71010.87416790, 28989.12583210 below the 100000 peak > 20%: buys refused. */
+static void test_max_drawdown(void **state)
+{
+    (void)state;
+    risk_config_t cfg;
+    risk_config_defaults(&cfg);
+    cfg.max_position_notional = cfg.max_gross_exposure;
+    cfg.risk_per_trade = 0.0;
+    cfg.max_drawdown = 0.2;
+    risk_t *r = risk_new(&cfg);
+    risk_result_t res;
+    risk_target_pos_t a = tp("BTC_USDT", 0.9, close_at("BTC_USDT", JUN10));
+    assert_int_equal(run(r, JUN10, &a, 1, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.decisions[0].approved_qty, 298860000);
+    risk_result_free(&res);
+    risk_target_pos_t p2[2] = {tp("BTC_USDT", 0.9, close_at("BTC_USDT", JUN18)),
+                               tp("ETH_USDT", 0.05, close_at("ETH_USDT", JUN18))};
+    assert_int_equal(run(r, JUN18, p2, 2, KS_NORMAL, &res), RISK_OK);
+    assert_rejected(&res, "ETH_USDT", RISK_CODE_MAX_DRAWDOWN, 2898912583210LL,
+                    2000000000000LL);
+    risk_result_free(&res);
+    /* the peak survives a restart */
+    risk_t *c = clone(r, &cfg);
+    risk_target_pos_t p3 = tp("ETH_USDT", 0.05, close_at("ETH_USDT", JUN18 + BAR_MS));
+    risk_target_pos_t p3b[2] = {tp("BTC_USDT", 0.9, close_at("BTC_USDT", JUN18 + BAR_MS)), p3};
+    assert_int_equal(run(c, JUN18 + BAR_MS, p3b, 2, KS_NORMAL, &res), RISK_OK);
+    assert_string_equal(dec_for(&res, "ETH_USDT")->reasons[0].code, RISK_CODE_MAX_DRAWDOWN);
+    risk_result_free(&res);
+    risk_destroy(&c);
+    risk_destroy(&r);
+}
+
+/* At most 2 orders per 4 h: the third buy of the bar is refused (BNB, BTC, ETH at equal
+ * weights go in symbol order); the next bar's window is empty again. */
+static void test_order_rate(void **state)
+{
+    (void)state;
+    const int64_t t0 = LAST_BAR - BAR_MS, t1 = LAST_BAR;
+    risk_config_t cfg;
+    risk_config_defaults(&cfg);
+    cfg.max_orders_per_window = 2;
+    risk_t *r = risk_new(&cfg);
+    risk_result_t res;
+    risk_target_pos_t p0[3] = {tp("BNB_USDT", 0.2, close_at("BNB_USDT", t0)),
+                               tp("BTC_USDT", 0.2, close_at("BTC_USDT", t0)),
+                               tp("ETH_USDT", 0.2, close_at("ETH_USDT", t0))};
+    assert_int_equal(run(r, t0, p0, 3, KS_NORMAL, &res), RISK_OK);
+    assert_true(dec_for(&res, "BNB_USDT")->approved && dec_for(&res, "BTC_USDT")->approved);
+    assert_rejected(&res, "ETH_USDT", RISK_CODE_ORDER_RATE, 2 * S, 2 * S);
+    risk_result_free(&res);
+    risk_target_pos_t p1[3] = {tp("BNB_USDT", 0.2, BNB_PX), tp("BTC_USDT", 0.2, BTC_PX),
+                               tp("ETH_USDT", 0.2, ETH_PX)};
+    assert_int_equal(run(r, t1, p1, 3, KS_NORMAL, &res), RISK_OK);
+    assert_true(dec_for(&res, "ETH_USDT")->approved);
+    risk_result_free(&res);
+    risk_destroy(&r);
+}
+
+/* Fixed-fractional: 2% of 100000 at risk with a 6.25% stop = at most 32000 per trade.
+ * BTC at 19084.1, weight 0.5 wants 2.61998 (49999.960318): clipped to 1.67678. */
+static void test_fixed_fractional(void **state)
+{
+    (void)state;
+    risk_config_t cfg;
+    risk_config_defaults(&cfg);
+    assert_true(cfg.risk_per_trade == 0.02 && cfg.stop_distance == 0.0625);
+    cfg.max_position_notional = cfg.max_gross_exposure;
+    risk_t *r = risk_new(&cfg);
+    risk_result_t res;
+    risk_target_pos_t a = tp("BTC_USDT", 0.5, BTC_PX);
+    assert_int_equal(run(r, LAST_BAR, &a, 1, KS_NORMAL, &res), RISK_OK);
+    const risk_decision_t *d = &res.decisions[0];
+    assert_true(d->approved);
+    assert_int_equal(d->requested_qty, 261998000);
+    assert_int_equal(d->approved_qty, 167678000);
+    assert_int_equal(d->n_reasons, 1);
+    assert_string_equal(d->reasons[0].code, RISK_CODE_FIXED_FRACTIONAL);
+    assert_int_equal(d->reasons[0].value, 4999996031800LL);
+    assert_int_equal(d->reasons[0].limit, 3200000000000LL);
+    risk_result_free(&res);
+    risk_destroy(&r);
+}
+
+/* Volatility targeting on DOGE: 25 targets listing DOGE at weight 0 (no trade) feed the
+ * EWMA of its 4h log returns (up to 2022-10-11 00:00: sigma ~ 26% a year); then a buy
+ * at weight 0.3 is clipped to equity * vol_target / sigma (vol_target 5%: ~19%). The
+ * expected sigma is recomputed here from the closes. */
+static void test_vol_target(void **state)
+{
+    (void)state;
+    enum { N = 26 };
+    qt_bars_t s;
+    qt_testdata_load_4h("DOGE_USDT", &s);
+    long end = qt_testdata_index_of(&s, LAST_BAR);
+    assert_true(end >= N);
+    risk_config_t cfg;
+    risk_config_defaults(&cfg);
+    cfg.vol_target = 0.05;
+    risk_t *r = risk_new(&cfg);
+    risk_result_t res;
+    double var = 0.0, lambda = pow(0.5, 1.0 / cfg.vol_halflife);
+    for (int k = 0; k < N - 1; k++) {
+        const qt_bar_t *b = &s.bars[end - (N - 1) + k];
+        risk_target_pos_t p = tp("DOGE_USDT", 0.0, b->close);
+        assert_int_equal(run(r, b->t_ms, &p, 1, KS_NORMAL, &res), RISK_OK);
+        assert_int_equal(res.n_decisions, 0);
+        risk_result_free(&res);
+        if (k > 0) {
+            const qt_bar_t *a = b - 1;
+            double lr = log((double)b->close / (double)a->close);
+            double rate = lr * lr / (double)(b->t_ms - a->t_ms);
+            var = k == 1 ? rate : lambda * var + (1.0 - lambda) * rate;
+        }
+    }
+    double sigma = sqrt(var * 31557600000.0), got;
+    uint32_t n;
+    assert_true(risk_volatility(r, "DOGE_USDT", &got, &n));
+    assert_int_equal(n, N - 2);
+    assert_true(got == sigma);
+    assert_true(0.05 / sigma < 0.3);   /* premise: the cap binds (calm Oct 2022: ~26%) */
+    const qt_bar_t *last = &s.bars[end];
+    risk_target_pos_t p = tp("DOGE_USDT", 0.3, last->close);
+    assert_int_equal(run(r, last->t_ms, &p, 1, KS_NORMAL, &res), RISK_OK);
+    const risk_decision_t *d = &res.decisions[0];
+    qt_fixed_t max_notional;
+    assert_true(qt_fixed_mul_ratio(100000 * S, 0.05 / sigma, &max_notional));
+    qt_fixed_t want = (qt_fixed_t)(((__int128)max_notional * S) / last->close);
+    want -= want % cfg.qty_step;
+    assert_true(d->approved);
+    assert_int_equal(d->approved_qty, want);
+    assert_true(d->approved_qty < d->requested_qty);
+    assert_int_equal(d->n_reasons, 1);
+    assert_string_equal(d->reasons[0].code, RISK_CODE_VOL_TARGET);
+    assert_int_equal(d->reasons[0].limit, max_notional);
+    print_message("DOGE sigma %.4f: %.5f of %.5f DOGE (max notional %.2f)\n", sigma,
+                  qt_fixed_to_double(d->approved_qty), qt_fixed_to_double(d->requested_qty),
+                  qt_fixed_to_double(max_notional));
+    risk_result_free(&res);
+    /* the target just processed added one return; the estimate survives a restart */
+    double after, restored;
+    uint32_t n2;
+    assert_true(risk_volatility(r, "DOGE_USDT", &after, &n) && n == N - 1 && after != sigma);
+    risk_t *c = clone(r, &cfg);
+    assert_true(risk_volatility(c, "DOGE_USDT", &restored, &n2) && restored == after &&
+                n2 == N - 1);
+    risk_destroy(&c);
+    risk_destroy(&r);
+    qt_bars_free(&s);
+}
+
+/* Kelly ceiling from realised trades: BTC bought 06-10 at 30114.38 and closed 06-18 at
+ * 20459.65 (-32.26% on its cost basis), ETH bought 06-18 at 1079.47 and closed 08-14 at
+ * 1985.82 (+83.41%): p = 0.5, b = 2.585, f* = 0.3066; at kelly_fraction 0.5 a position
+ * may reach 15.33% of equity, so the BNB buy of the 08-14 target (weight 0.3) is
+ * clipped. The expected cap is recomputed here from the decisions. */
+static void test_kelly_ceiling(void **state)
+{
+    (void)state;
+    const int64_t aug14 = 1660435200000LL;
+    risk_config_t cfg;
+    risk_config_defaults(&cfg);
+    assert_true(cfg.kelly_fraction == 0.0);   /* off by default */
+    cfg.kelly_fraction = 0.5;
+    cfg.kelly_min_trades = 2;
+    risk_t *r = risk_new(&cfg);
+    risk_result_t res;
+    qt_fixed_t btc1 = close_at("BTC_USDT", JUN10), btc2 = close_at("BTC_USDT", JUN18),
+               eth1 = close_at("ETH_USDT", JUN18), eth2 = close_at("ETH_USDT", aug14),
+               bnb = close_at("BNB_USDT", aug14);
+    assert_int_equal(eth2, 198582000000LL);
+    risk_target_pos_t a = tp("BTC_USDT", 0.1, btc1);
+    assert_int_equal(run(r, JUN10, &a, 1, KS_NORMAL, &res), RISK_OK);
+    qt_fixed_t q1 = res.decisions[0].approved_qty;
+    risk_result_free(&res);
+    risk_target_pos_t b[2] = {tp("BTC_USDT", 0.0, btc2), tp("ETH_USDT", 0.1, eth1)};
+    assert_int_equal(run(r, JUN18, b, 2, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.n_decisions, 2);   /* BTC closed, ETH bought (1 trade < 2) */
+    const risk_decision_t *eb = dec_for(&res, "ETH_USDT");
+    assert_true(eb->approved && eb->n_reasons == 0);
+    qt_fixed_t q2 = eb->approved_qty;
+    risk_result_free(&res);
+    risk_trades_t tr;
+    risk_trade_stats(r, &tr);
+    assert_true(tr.wins == 0 && tr.losses == 1);
+    /* the returns, from the cost estimate (15 bps) on both legs */
+    qt_fixed_t n, c, basis1, basis2, proc1, proc2;
+    assert_true(qt_fixed_mul(q1, btc1, &n) && qt_fixed_mul_bps(n, 15, &c));
+    basis1 = n + c;
+    assert_true(qt_fixed_mul(q1, btc2, &n) && qt_fixed_mul_bps(n, 15, &c));
+    proc1 = n - c;
+    assert_true(qt_fixed_mul(q2, eth1, &n) && qt_fixed_mul_bps(n, 15, &c));
+    basis2 = n + c;
+    assert_true(qt_fixed_mul(q2, eth2, &n) && qt_fixed_mul_bps(n, 15, &c));
+    proc2 = n - c;
+    double r1 = (double)(proc1 - basis1) / (double)basis1;
+    double r2 = (double)(proc2 - basis2) / (double)basis2;
+    assert_true(r1 < -0.32 && r1 > -0.33 && r2 > 0.83 && r2 < 0.84);
+    double f = 0.5 - 0.5 / (r2 / -r1);
+    qt_fixed_t equity = risk_cash(r) + n;   /* ETH valued at the 08-14 close */
+    qt_fixed_t max_notional;
+    assert_true(qt_fixed_mul_ratio(equity, 0.5 * f, &max_notional));
+    qt_fixed_t want = (qt_fixed_t)(((__int128)max_notional * S) / bnb);
+    want -= want % cfg.qty_step;
+
+    /* ETH listed at weight 0: closed at this target's price (an unlisted symbol would be
+     * closed at its last known price) */
+    risk_target_pos_t p3[2] = {tp("BNB_USDT", 0.3, bnb), tp("ETH_USDT", 0.0, eth2)};
+    assert_int_equal(run(r, aug14, p3, 2, KS_NORMAL, &res), RISK_OK);
+    assert_int_equal(res.n_decisions, 2);   /* ETH closed (a win), BNB bought */
+    const risk_decision_t *d = dec_for(&res, "BNB_USDT");
+    assert_true(d->approved);
+    assert_true(d->approved_qty < d->requested_qty);
+    assert_int_equal(d->approved_qty, want);
+    assert_int_equal(d->n_reasons, 1);
+    assert_string_equal(d->reasons[0].code, RISK_CODE_KELLY_CEILING);
+    assert_int_equal(d->reasons[0].limit, max_notional);
+    print_message("Kelly f* %.4f: BNB %.5f of %.5f (max notional %.2f of equity %.2f)\n", f,
+                  qt_fixed_to_double(d->approved_qty), qt_fixed_to_double(d->requested_qty),
+                  qt_fixed_to_double(max_notional), qt_fixed_to_double(equity));
+    risk_result_free(&res);
+    risk_trade_stats(r, &tr);
+    assert_true(tr.wins == 1 && tr.losses == 1 && tr.sum_win == r2 && tr.sum_loss == r1);
+    /* the statistics survive a restart */
+    risk_t *cl = clone(r, &cfg);
+    risk_trades_t tc;
+    risk_trade_stats(cl, &tc);
+    assert_true(memcmp(&tc, &tr, sizeof tc) == 0);
+    risk_destroy(&cl);
+    /* no edge: all losses -> nothing may be bought */
+    risk_trades_t lose = {.wins = 0, .losses = 3, .sum_win = 0.0, .sum_loss = -0.3};
+    qt_fixed_t mq;
+    risk_reason_t why;
+    assert_false(risk_size_kelly(&cfg, 100000 * S, &lose, bnb, 0, 1000, &mq, &why));
+    assert_int_equal(mq, 0);
+    assert_string_equal(why.code, RISK_CODE_KELLY_CEILING);
+    risk_destroy(&r);
+}
+
+/* configs/risk.yml holds exactly the built-in defaults (every key read, none drifting),
+ * and a bad value is an error naming the key. */
+static void test_config_file(void **state)
+{
+    (void)state;
+    char err[512];
+    qt_config_t *y = qt_config_load("configs/risk.yml", err, sizeof err);
+    if (!y)
+        fail_msg("%s", err);
+    risk_config_t def, cfg;
+    memset(&def, 0x5a, sizeof def);   /* same padding bytes in both */
+    risk_config_defaults(&def);
+    memset(&cfg, 0x5a, sizeof cfg);   /* every field must come from the file */
+    cfg.kelly_fraction = -1.0;
+    risk_config_read(y, &cfg);
+    assert_null(qt_config_error(y));
+    assert_null(risk_config_check(&cfg));
+    assert_memory_equal(&cfg, &def, sizeof cfg);
+    qt_config_destroy(&y);
+    static const char bad[] = "version: 1\nlimits:\n  price_band_bps: -5\n";
+    y = qt_config_parse(bad, sizeof bad - 1, "risk.yml", err, sizeof err);
+    assert_non_null(y);
+    risk_config_defaults(&cfg);
+    risk_config_read(y, &cfg);
+    assert_non_null(qt_config_error(y));
+    assert_non_null(strstr(qt_config_error(y), "limits.price_band_bps"));
+    qt_config_destroy(&y);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1157,6 +1595,16 @@ int main(void)
         cmocka_unit_test(test_duplicates_and_invalid),
         cmocka_unit_test(test_snapshot_round_trip),
         cmocka_unit_test(test_property_limits),
+        cmocka_unit_test(test_price_band),
+        cmocka_unit_test(test_stale_data),
+        cmocka_unit_test(test_cooldown),
+        cmocka_unit_test(test_daily_loss),
+        cmocka_unit_test(test_max_drawdown),
+        cmocka_unit_test(test_order_rate),
+        cmocka_unit_test(test_fixed_fractional),
+        cmocka_unit_test(test_vol_target),
+        cmocka_unit_test(test_kelly_ceiling),
+        cmocka_unit_test(test_config_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,11 @@
 /* qtctl: the operator's control CLI.
  *
  *   qtctl [--config FILE] [--json] status
- *   qtctl [--config FILE] [--json] killswitch get
- *   qtctl [--config FILE] [--json] killswitch set TIER --reason TEXT [--by NAME]
+ *   qtctl [--config FILE] [--json] killswitch status|get
+ *   qtctl [--config FILE] [--json] killswitch raise|set TIER --reason TEXT [--by NAME]
+ *                                                  [--trigger T]
+ *   qtctl [--config FILE] [--json] killswitch approve-lower TIER --operator NAME
+ *                                                  [--key-file F] [--reason TEXT]
  *   qtctl [--config FILE] wait-recon [--timeout S]
  *
  * Why a separate tool and not curl + redis-cli: the operator needs one view that reads
@@ -10,6 +13,16 @@
  * admin endpoints, Redis and Kafka with the same libraries (so the kill switch is
  * written with the same atomic Lua script and version rule every service reads), and
  * reports fail-closed semantics in plain words ("absent: services act as NO_NEW").
+ *
+ * Kill switch (libs/qt/qt_killswitch.h): `raise` (alias `set`) only ever raises; a
+ * lowering needs `approve-lower` from two distinct operators within the approval window
+ * (services.yml killswitch.approval_window_s, default 300 s; env
+ * QT_KILLSWITCH_APPROVAL_WINDOW_S). Each approval is an HMAC-SHA256 token over (target
+ * tier, current version, operator, issued-at) signed with the operator's key: from
+ * --key-file, else $QT_OPERATOR_KEY_<NAME>, else $QT_OPERATOR_KEYS_DIR/<name>.key.
+ * Tokens are verified against $QT_OPERATOR_KEYS_DIR only (the control host's key
+ * directory), so a key in the caller's environment cannot vouch for itself. Keys are
+ * never printed or logged.
  *
  * Exit codes: 0 ok; 1 a failure (service down, Redis unreachable, Kafka mirror failed,
  * reconciliation not ok); 2 bad arguments or config; 3 wait-recon timed out. */
@@ -27,10 +40,12 @@
 
 #include "qt_cli.h"
 #include "qtctl_models.h"
+#include "qtctl_ops.h"
 #include "qt_clock.h"
 #include "qt_config.h"
 #include "qt_envelope.h"
 #include "qt_kafka.h"
+#include "qt_killswitch.h"
 #include "qt_log.h"
 #include "qt_metrics.h"
 #include "qt_redis.h"
@@ -51,11 +66,15 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: qtctl [--config FILE] [--json] COMMAND ...\n"
             "  status                              services, heartbeats, kill switch\n"
-            "  killswitch get                      current kill-switch state (Redis)\n"
-            "  killswitch set TIER --reason TEXT [--by NAME]\n"
+            "  killswitch status|get               current kill-switch state (Redis)\n"
+            "  killswitch raise|set TIER --reason TEXT [--by NAME] [--trigger T]\n"
+            "                                      raise only (TIER above the current one)\n"
             "                                      TIER: NORMAL|WARN|THROTTLE|NO_NEW|FLATTEN_ALL\n"
+            "  killswitch approve-lower TIER --operator NAME [--key-file F] [--reason TEXT]\n"
+            "                                      one of the two operator approvals a lowering needs\n"
             "  wait-recon [--timeout S]            wait for the final reconciliation report\n"
             "  models list|show|promote|rollback|train ...   model registry (qtctl models --help)\n"
+            "  mode get|set ...  |  actions list|approve|reject ...  |  diag   (see docs/tools.md)\n"
             "options:\n"
             "  --config FILE   services.yml (default: $QT_CONFIG or configs/services.yml)\n"
             "  --json          machine-readable output (one JSON object)\n"
@@ -227,12 +246,43 @@ typedef struct {
     bool have_set_at;
     int64_t set_at_ms;
     bool valid;                    /* stored state parsed cleanly by qt_redis_killswitch_read */
+    char trigger[32];
+    char previous_tier[32];
+    char approved_by[80];
+    bool pending;                  /* a first approval waiting for a second operator */
+    char p_operator[40];
+    char p_target[32];
+    char p_version[24];
+    int64_t p_recorded_at_ms;
 } ks_view_t;
 
 static void copy_field(char *dst, size_t dstlen, const redisReply *v) {
     size_t n = v->len < dstlen - 1 ? v->len : dstlen - 1;
     memcpy(dst, v->str, n);
     dst[n] = '\0';
+}
+
+/* The pending approval (qt:killswitch:pending), for display only: whether it can still
+ * count is decided by qt_killswitch when the second approval arrives. */
+static void ks_pending_read(qt_redis_t *r, ks_view_t *v) {
+    redisReply *rep = qt_redis_cmd(r, "HGETALL %s:pending", KS_KEY);
+    if (rep == NULL) return;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0) {
+        v->pending = true;
+        for (size_t i = 0; i + 1 < rep->elements; i += 2) {
+            const redisReply *k = rep->element[i], *val = rep->element[i + 1];
+            if (k->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING) continue;
+            if (strcmp(k->str, "operator") == 0)
+                copy_field(v->p_operator, sizeof(v->p_operator), val);
+            else if (strcmp(k->str, "target") == 0)
+                copy_field(v->p_target, sizeof(v->p_target), val);
+            else if (strcmp(k->str, "version") == 0)
+                copy_field(v->p_version, sizeof(v->p_version), val);
+            else if (strcmp(k->str, "recorded_at_ms") == 0)
+                (void)parse_i64(val->str, val->len, &v->p_recorded_at_ms);
+        }
+    }
+    freeReplyObject(rep);
 }
 
 /* Reads the kill switch: the raw hash for display and, through the library, the tier
@@ -254,6 +304,7 @@ static void ks_view_read(qt_redis_t *r, ks_view_t *v) {
         rep->elements == 0) {
         freeReplyObject(rep);
         v->state = KS_VIEW_ABSENT;
+        ks_pending_read(r, v);
         return;
     }
     v->state = KS_VIEW_SET;
@@ -278,9 +329,16 @@ static void ks_view_read(qt_redis_t *r, ks_view_t *v) {
                 v->have_set_at = true;
                 v->set_at_ms = x;
             }
+        } else if (strcmp(k->str, "trigger") == 0) {
+            copy_field(v->trigger, sizeof(v->trigger), val);
+        } else if (strcmp(k->str, "previous_tier") == 0) {
+            copy_field(v->previous_tier, sizeof(v->previous_tier), val);
+        } else if (strcmp(k->str, "approved_by") == 0) {
+            copy_field(v->approved_by, sizeof(v->approved_by), val);
         }
     }
     freeReplyObject(rep);
+    ks_pending_read(r, v);
     v->effective = qt_redis_killswitch_read(r, NULL);
     /* The library fails closed on anything invalid; the stored tier must match. */
     qt_ks_tier_t stored;
@@ -318,6 +376,25 @@ static json_t *ks_view_json(const ks_view_t *v) {
         } else {
             json_object_set_new(o, "set_at_ms", json_null());
         }
+        json_object_set_new(o, "trigger", json_string(v->trigger));
+        json_object_set_new(o, "previous_tier", json_string(v->previous_tier));
+        json_t *ab = json_array();
+        char tmp[sizeof(v->approved_by)];
+        snprintf(tmp, sizeof(tmp), "%s", v->approved_by);
+        char *save = NULL;
+        for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            json_array_append_new(ab, json_string(t));
+        json_object_set_new(o, "approved_by", ab);
+    }
+    if (v->pending) {
+        json_t *p = json_object();
+        json_object_set_new(p, "operator", json_string(v->p_operator));
+        json_object_set_new(p, "target", json_string(v->p_target));
+        json_object_set_new(p, "version", json_string(v->p_version));
+        json_object_set_new(p, "recorded_at_ms", json_integer((json_int_t)v->p_recorded_at_ms));
+        json_object_set_new(o, "pending_approval", p);
+    } else {
+        json_object_set_new(o, "pending_approval", json_null());
     }
     return o;
 }
@@ -331,7 +408,8 @@ static void ks_view_print(const ks_view_t *v, FILE *f) {
     case KS_VIEW_ABSENT:
         fprintf(f,
                 "kill switch: absent (never set): services fail closed to NO_NEW "
-                "(set it with 'qtctl killswitch set NORMAL --reason ...')\n");
+                "(lowering it needs two operators: 'qtctl killswitch approve-lower NORMAL "
+                "--operator NAME')\n");
         break;
     case KS_VIEW_SET: {
         char iso[48] = "-";
@@ -340,6 +418,10 @@ static void ks_view_print(const ks_view_t *v, FILE *f) {
             fprintf(f, "kill switch: %s  version %" PRIu64 "  by %s  at %s  reason: %s\n",
                     qt_ks_tier_name(v->effective), v->have_version ? v->version : 0,
                     v->set_by[0] ? v->set_by : "-", iso, v->reason[0] ? v->reason : "-");
+            if (v->trigger[0] || v->previous_tier[0])
+                fprintf(f, "  trigger %s  previous %s%s%s\n", v->trigger[0] ? v->trigger : "-",
+                        v->previous_tier[0] ? v->previous_tier : "-",
+                        v->approved_by[0] ? "  approved by " : "", v->approved_by);
         } else {
             fprintf(f,
                     "kill switch: INVALID stored state (tier '%s'): services fail closed to "
@@ -350,6 +432,9 @@ static void ks_view_print(const ks_view_t *v, FILE *f) {
         break;
     }
     }
+    if (v->pending)
+        fprintf(f, "  pending approval: %s -> %s (for version %s), waiting for a second operator\n",
+                v->p_operator, v->p_target, v->p_version);
 }
 
 /* ------------------------------------------------------------------ status */
@@ -736,9 +821,111 @@ static int ks_get(const opts_t *o) {
     return rc;
 }
 
-static int ks_set(const opts_t *o, qt_ks_tier_t tier, const char *by, const char *reason) {
+/* Mirrors *st to the compacted control topic (key "killswitch"), flushed before exit.
+ * NULL on success, else a static or err-held description. */
+static const char *ks_mirror(const conf_t *c, qt_metrics_t *metrics, const qt_ks_state_t *st,
+                             int64_t now_ns, char *err, size_t errlen) {
+    Qt__V1__KillSwitch ks;
+    char *names[2] = {NULL, NULL};
+    qt_ks_state_to_proto(st, &ks, names);
+    qt_env_t env;
+    qt_env_init(&env, now_ns);
+    env.source = (char *)"qtctl";
+    env.seq = st->version;
+    env.publish_time_ns = now_ns;
+    env.body_case = QT__V1__ENVELOPE__BODY_KILLSWITCH;
+    env.killswitch = &ks;
+    const char *topics[1] = {c->control_topic};
+    const bool compacted[1] = {true};
+    size_t len = 0;
+    uint8_t *buf = qt_env_encode(&env, &len);
+    qt_kproducer_t *prod = NULL;
+    const char *fail = NULL;
+    if (buf == NULL) {
+        fail = "out of memory encoding the envelope";
+    } else if (qt_kafka_ensure_topics(c->brokers, topics, compacted, 1, 10000, err, errlen) !=
+               0) {
+        fail = err;
+    } else if ((prod = qt_kproducer_new(c->brokers, "qtctl", metrics, err, errlen)) == NULL) {
+        fail = err;
+    } else if (qt_kproducer_send(prod, c->control_topic, "killswitch", buf, len) != 0) {
+        fail = "produce failed";
+    } else if (qt_kproducer_flush(prod, 10000) != 0) {
+        fail = "delivery not confirmed within 10 s";
+    }
+    free(buf);
+    qt_kproducer_destroy(&prod);
+    return fail;
+}
+
+/* Adds the state's fields to j (flat, so `--json` keeps the keys `killswitch set` had). */
+static void ks_state_json(json_t *j, const qt_ks_state_t *st) {
+    json_object_set_new(j, "tier", json_string(qt_ks_tier_name(qt_ks_effective(st))));
+    json_object_set_new(j, "present", json_boolean(st->present));
+    json_object_set_new(j, "version", json_integer((json_int_t)st->version));
+    json_object_set_new(j, "set_by", json_string(st->set_by));
+    json_object_set_new(j, "reason", json_string(st->reason));
+    json_object_set_new(j, "set_at_ms", json_integer((json_int_t)st->set_at_ms));
+    json_object_set_new(j, "trigger", json_string(st->trigger));
+    json_object_set_new(j, "previous_tier", json_string(qt_ks_tier_name(st->previous_tier)));
+    json_t *ab = json_array();
+    for (size_t i = 0; i < st->n_approved_by; i++)
+        json_array_append_new(ab, json_string(st->approved_by[i]));
+    json_object_set_new(j, "approved_by", ab);
+}
+
+typedef struct {
+    bool approve;              /* false: raise */
+    qt_ks_tier_t tier;
+    const char *reason;
+    const char *by;            /* raise */
+    const char *trigger;       /* raise */
+    const char *op;            /* approve */
+    const char *key_file;      /* approve, optional */
+} ks_req_t;
+
+/* Signing key of the operator: --key-file, else $QT_OPERATOR_KEY_<NAME>, else
+ * $QT_OPERATOR_KEYS_DIR/<name>.key. */
+static int ks_signing_key(const ks_req_t *q, qt_ks_keyring_t *kr, char *err, size_t errlen) {
+    if (q->key_file != NULL) return qt_ks_keyring_add_file(kr, q->op, q->key_file, err, errlen);
+    char var[64];
+    snprintf(var, sizeof(var), "QT_OPERATOR_KEY_");
+    size_t n = strlen(var);
+    for (const char *p = q->op; *p && n + 1 < sizeof(var); p++)
+        var[n++] = (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+    var[n] = '\0';
+    const char *e = getenv(var);
+    if (e != NULL) {
+        char e2[200];
+        if (qt_ks_keyring_add_hex(kr, q->op, e, e2, sizeof(e2)) != 0) {
+            snprintf(err, errlen, "environment %s: %s", var, e2);
+            return -1;
+        }
+        return 0;
+    }
+    const char *dir = getenv("QT_OPERATOR_KEYS_DIR");
+    if (dir != NULL && dir[0] != '\0') {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s.key", dir, q->op);
+        return qt_ks_keyring_add_file(kr, q->op, path, err, errlen);
+    }
+    snprintf(err, errlen, "no key for operator '%s': give --key-file, set %s or "
+             "QT_OPERATOR_KEYS_DIR", q->op, var);
+    return -1;
+}
+
+static int ks_change(const opts_t *o, const ks_req_t *q) {
     conf_t c;
     int rc = load_conf(&c, o->config_path, false);
+    int64_t window_s = 300;
+    if (rc == 0) {
+        window_s = qt_config_int(c.cfg, "killswitch.approval_window_s", false, 300, 10, 86400);
+        const char *e = qt_config_error(c.cfg);
+        if (e != NULL) {
+            fprintf(stderr, "%s: config: %s\n", g_prog, e);
+            rc = EXIT_USAGE;
+        }
+    }
     if (rc != 0) {
         qt_config_destroy(&c.cfg);
         return rc;
@@ -746,12 +933,34 @@ static int ks_set(const opts_t *o, qt_ks_tier_t tier, const char *by, const char
     qt_clock_t *clock = qt_clock_new_wall();
     qt_metrics_t *metrics = qt_metrics_new("qtctl");
     qt_redis_t *redis = NULL;
-    qt_kproducer_t *prod = NULL;
-    uint8_t *buf = NULL;
+    qt_ks_keyring_t *signer = NULL, *verifier = NULL;
+    char err[512] = "";
     if (clock == NULL || metrics == NULL) {
         fprintf(stderr, "%s: out of memory\n", g_prog);
         rc = EXIT_FAIL;
         goto out;
+    }
+    if (q->approve) {
+        signer = qt_ks_keyring_new();
+        verifier = qt_ks_keyring_new();
+        const char *dir = getenv("QT_OPERATOR_KEYS_DIR");
+        if (signer == NULL || verifier == NULL) {
+            fprintf(stderr, "%s: out of memory\n", g_prog);
+            rc = EXIT_FAIL;
+            goto out;
+        }
+        if (dir == NULL || dir[0] == '\0') {
+            fprintf(stderr, "%s: QT_OPERATOR_KEYS_DIR is not set: no operator keys to verify "
+                            "approvals with; kill switch NOT changed\n", g_prog);
+            rc = EXIT_USAGE;
+            goto out;
+        }
+        if (qt_ks_keyring_load_dir(verifier, dir, err, sizeof(err)) != 0 ||
+            ks_signing_key(q, signer, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s: %s; kill switch NOT changed\n", g_prog, err);
+            rc = EXIT_USAGE;
+            goto out;
+        }
     }
     redis = qt_redis_new(c.redis_host, c.redis_port, c.redis_timeout_ms, metrics);
     if (redis == NULL || !qt_redis_ping(redis)) {
@@ -760,64 +969,110 @@ static int ks_set(const opts_t *o, qt_ks_tier_t tier, const char *by, const char
         rc = EXIT_FAIL;
         goto out;
     }
+    qt_ks_store_t store;
+    qt_ks_store_redis(&store, redis);
     int64_t now_ns = qt_clock_now_ns(clock);
     int64_t now_ms = now_ns / 1000000;
-    uint64_t version = 0;
-    if (qt_redis_killswitch_write(redis, tier, by, reason, now_ms, &version) != 0) {
-        fprintf(stderr, "%s: Redis write of the kill switch failed: kill switch NOT changed\n",
-                g_prog);
-        rc = EXIT_FAIL;
-        goto out;
+    qt_ks_state_t st;
+    qt_ks_pending_t pend;
+    qt_ks_pending_init(&pend);
+    qt_ks_result_t res;
+    if (!q->approve) {
+        res = qt_ks_store_raise(&store, q->tier, q->trigger, q->by, q->reason, now_ms, &st);
+    } else {
+        /* Sign for the version we read now; if it changes before our CAS the token no
+         * longer verifies (BAD_TOKEN) and the operator re-runs the command. */
+        qt_ks_state_t cur;
+        if (qt_ks_store_read(&store, &cur, NULL) == QT__V1__KILL_SWITCH_TIER__KS_NO_NEW &&
+            store.load(store.ctx, &cur, &pend) != 0) {
+            fprintf(stderr, "%s: kill switch state in Redis is unreadable or invalid: NOT "
+                            "changed (services fail closed to NO_NEW)\n", g_prog);
+            rc = EXIT_FAIL;
+            goto out;
+        }
+        char token[QT_KS_TOKEN_HEX + 1];
+        if (qt_ks_sign(signer, q->tier, cur.version, q->op, now_ms, token) != 0) {
+            fprintf(stderr, "%s: cannot sign the approval\n", g_prog);
+            rc = EXIT_FAIL;
+            goto out;
+        }
+        res = qt_ks_store_approve(&store, verifier, window_s * 1000, q->tier, q->op, now_ms,
+                                  token, q->reason, now_ms, &st, &pend);
     }
-
-    /* Mirror to the compacted control topic (key "killswitch"), flushed before exit. */
-    Qt__V1__KillSwitch ks = QT__V1__KILL_SWITCH__INIT;
-    ks.tier = tier;
-    ks.version = version;
-    ks.set_by = (char *)by;
-    ks.reason = (char *)reason;
-    ks.set_at_ms = now_ms;
-    qt_env_t env;
-    qt_env_init(&env, now_ns);
-    env.source = (char *)"qtctl";
-    env.seq = version;
-    env.publish_time_ns = now_ns;
-    env.body_case = QT__V1__ENVELOPE__BODY_KILLSWITCH;
-    env.killswitch = &ks;
-    char err[512] = "";
-    const char *topics[1] = {c.control_topic};
-    const bool compacted[1] = {true};
-    size_t len = 0;
-    buf = qt_env_encode(&env, &len);
+    bool changed = res == QT_KS_RAISED || res == QT_KS_LOWERED;
     const char *fail = NULL;
-    if (buf == NULL) {
-        fail = "out of memory encoding the envelope";
-    } else if (qt_kafka_ensure_topics(c.brokers, topics, compacted, 1, 10000, err,
-                                      sizeof(err)) != 0) {
-        fail = err;
-    } else if ((prod = qt_kproducer_new(c.brokers, "qtctl", metrics, err, sizeof(err))) ==
-               NULL) {
-        fail = err;
-    } else if (qt_kproducer_send(prod, c.control_topic, "killswitch", buf, len) != 0) {
-        fail = "produce failed";
-    } else if (qt_kproducer_flush(prod, 10000) != 0) {
-        fail = "delivery not confirmed within 10 s";
-    }
+    if (changed) fail = ks_mirror(&c, metrics, &st, now_ns, err, sizeof(err));
     if (o->json) {
         json_t *j = json_object();
-        json_object_set_new(j, "tier", json_string(qt_ks_tier_name(tier)));
-        json_object_set_new(j, "version", json_integer((json_int_t)version));
-        json_object_set_new(j, "set_by", json_string(by));
-        json_object_set_new(j, "reason", json_string(reason));
-        json_object_set_new(j, "set_at_ms", json_integer((json_int_t)now_ms));
-        json_object_set_new(j, "redis", json_true());
-        json_object_set_new(j, "kafka_mirrored", json_boolean(fail == NULL));
-        if (fail) json_object_set_new(j, "kafka_error", json_string(fail));
+        json_object_set_new(j, "result", json_string(qt_ks_result_name(res)));
+        ks_state_json(j, &st);
+        if (res == QT_KS_RECORDED) {
+            json_t *p = json_object();
+            json_object_set_new(p, "operator", json_string(pend.operator_name));
+            json_object_set_new(p, "target", json_string(qt_ks_tier_name(pend.target)));
+            json_object_set_new(p, "version", json_integer((json_int_t)pend.version));
+            json_object_set_new(p, "window_s", json_integer((json_int_t)window_s));
+            json_object_set_new(j, "pending_approval", p);
+        }
+        json_object_set_new(j, "redis", json_boolean(res != QT_KS_STORE_ERROR));
+        if (changed) {
+            json_object_set_new(j, "kafka_mirrored", json_boolean(fail == NULL));
+            if (fail) json_object_set_new(j, "kafka_error", json_string(fail));
+        }
         print_json(j);
         json_decref(j);
-    } else {
-        printf("kill switch set to %s (version %" PRIu64 ", by %s): %s\n",
-               qt_ks_tier_name(tier), version, by, reason);
+    }
+    const char *tn = qt_ks_tier_name(q->tier);
+    switch (res) {
+    case QT_KS_RAISED:
+    case QT_KS_LOWERED:
+        if (!o->json)
+            printf("kill switch %s to %s (version %" PRIu64 ", by %s, trigger %s): %s\n",
+                   res == QT_KS_RAISED ? "raised" : "lowered",
+                   qt_ks_tier_name(qt_ks_effective(&st)), st.version, st.set_by,
+                   st.trigger, st.reason);
+        break;
+    case QT_KS_RECORDED:
+        if (!o->json)
+            printf("approval by %s to lower the kill switch to %s recorded (version %" PRIu64
+                   "); a second, different operator must approve within %" PRId64 " s\n",
+                   q->op, tn, st.version, window_s);
+        break;
+    case QT_KS_NOT_HIGHER:
+        fprintf(stderr, "%s: %s is not above the current tier %s: raise only raises; lowering "
+                        "needs two operators (killswitch approve-lower); NOT changed\n",
+                g_prog, tn, qt_ks_tier_name(qt_ks_effective(&st)));
+        rc = EXIT_FAIL;
+        break;
+    case QT_KS_NOT_LOWER:
+        fprintf(stderr, "%s: %s is not below the current tier %s: nothing to approve\n", g_prog,
+                tn, qt_ks_tier_name(qt_ks_effective(&st)));
+        rc = EXIT_FAIL;
+        break;
+    case QT_KS_SAME_OPERATOR:
+        fprintf(stderr, "%s: %s already approved this change: a second, different operator "
+                        "must approve; NOT changed\n", g_prog, q->op);
+        rc = EXIT_FAIL;
+        break;
+    case QT_KS_UNKNOWN_OPERATOR:
+        fprintf(stderr, "%s: operator '%s' has no key in QT_OPERATOR_KEYS_DIR: NOT changed\n",
+                g_prog, q->op);
+        rc = EXIT_FAIL;
+        break;
+    case QT_KS_BAD_TOKEN:
+        fprintf(stderr, "%s: approval token of '%s' does not verify (wrong key, or the state "
+                        "changed meanwhile: re-run); NOT changed\n", g_prog, q->op);
+        rc = EXIT_FAIL;
+        break;
+    case QT_KS_STORE_ERROR:
+        fprintf(stderr, "%s: Redis read/write of the kill switch failed (or its state is "
+                        "invalid): kill switch NOT changed\n", g_prog);
+        rc = EXIT_FAIL;
+        break;
+    default:
+        fprintf(stderr, "%s: kill switch NOT changed: %s\n", g_prog, qt_ks_result_name(res));
+        rc = EXIT_FAIL;
+        break;
     }
     if (fail != NULL) {
         fprintf(stderr,
@@ -827,8 +1082,8 @@ static int ks_set(const opts_t *o, qt_ks_tier_t tier, const char *by, const char
         rc = EXIT_FAIL;
     }
 out:
-    free(buf);
-    qt_kproducer_destroy(&prod);
+    qt_ks_keyring_destroy(&signer);
+    qt_ks_keyring_destroy(&verifier);
     qt_redis_destroy(&redis);
     qt_metrics_destroy(&metrics);
     qt_clock_destroy(&clock);
@@ -836,60 +1091,117 @@ out:
     return rc;
 }
 
+/* --name VALUE / --name=VALUE at argv[*i]; 1 matched (*val set), 0 not, -1 usage error. */
+static int opt_value(const char *name, int argc, char **argv, int *i, const char **val) {
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strcmp(a, name) == 0) {
+        if (*i + 1 >= argc) {
+            qt_cli_usage_error(g_prog, "%s needs a value", name);
+            return -1;
+        }
+        *val = argv[++*i];
+        return 1;
+    }
+    if (strncmp(a, name, n) == 0 && a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_killswitch(opts_t *o, int argc, char **argv, int i) {
-    if (i >= argc) return qt_cli_usage_error(g_prog, "killswitch needs 'get' or 'set'%s", "");
+    if (i >= argc)
+        return qt_cli_usage_error(g_prog, "killswitch needs status, raise or approve-lower%s", "");
     const char *sub = argv[i++];
-    if (strcmp(sub, "get") == 0) {
+    if (strcmp(sub, "get") == 0 || strcmp(sub, "status") == 0) {
         for (; i < argc; i++) {
             int r = common_opt(o, argc, argv, &i);
             if (r < 0) return EXIT_USAGE;
-            if (r == 0) return qt_cli_usage_error(g_prog, "killswitch get: unexpected argument '%s'", argv[i]);
+            if (r == 0)
+                return qt_cli_usage_error(g_prog, "killswitch status: unexpected argument '%s'",
+                                          argv[i]);
         }
         return ks_get(o);
     }
-    if (strcmp(sub, "set") != 0)
-        return qt_cli_usage_error(g_prog, "killswitch: unknown subcommand '%s' (expected get or set)", sub);
-    const char *tier_s = NULL, *reason = NULL, *by = NULL;
+    bool approve = strcmp(sub, "approve-lower") == 0;
+    if (!approve && strcmp(sub, "set") != 0 && strcmp(sub, "raise") != 0)
+        return qt_cli_usage_error(g_prog,
+                                  "killswitch: unknown subcommand '%s' (expected status, raise "
+                                  "or approve-lower)", sub);
+    ks_req_t q = {.approve = approve, .trigger = "operator"};
+    const char *tier_s = NULL;
     for (; i < argc; i++) {
         int r = common_opt(o, argc, argv, &i);
         if (r < 0) return EXIT_USAGE;
         if (r == 1) continue;
         const char *a = argv[i];
-        if (strcmp(a, "--reason") == 0 || strcmp(a, "--by") == 0) {
-            if (i + 1 >= argc) return qt_cli_usage_error(g_prog, "%s needs a value", a);
-            if (a[2] == 'r')
-                reason = argv[++i];
-            else
-                by = argv[++i];
-        } else if (strncmp(a, "--reason=", 9) == 0) {
-            reason = a + 9;
-        } else if (strncmp(a, "--by=", 5) == 0) {
-            by = a + 5;
+        const char *v = NULL;
+        if ((r = opt_value("--reason", argc, argv, &i, &v)) != 0) {
+            if (r < 0) return EXIT_USAGE;
+            q.reason = v;
+        } else if (!approve && (r = opt_value("--by", argc, argv, &i, &v)) != 0) {
+            if (r < 0) return EXIT_USAGE;
+            q.by = v;
+        } else if (!approve && (r = opt_value("--trigger", argc, argv, &i, &v)) != 0) {
+            if (r < 0) return EXIT_USAGE;
+            q.trigger = v;
+        } else if (approve && (r = opt_value("--operator", argc, argv, &i, &v)) != 0) {
+            if (r < 0) return EXIT_USAGE;
+            q.op = v;
+        } else if (approve && (r = opt_value("--key-file", argc, argv, &i, &v)) != 0) {
+            if (r < 0) return EXIT_USAGE;
+            q.key_file = v;
         } else if (a[0] == '-' && a[1] != '\0') {
-            return qt_cli_usage_error(g_prog, "killswitch set: unknown option '%s'", a);
+            return qt_cli_usage_error(g_prog, "killswitch: unknown option '%s'", a);
         } else if (tier_s == NULL) {
             tier_s = a;
         } else {
-            return qt_cli_usage_error(g_prog, "killswitch set: unexpected argument '%s'", a);
+            return qt_cli_usage_error(g_prog, "killswitch: unexpected argument '%s'", a);
         }
     }
     if (tier_s == NULL)
-        return qt_cli_usage_error(g_prog, "killswitch set needs a TIER (NORMAL|WARN|THROTTLE|NO_NEW|FLATTEN_ALL)%s",
-                           "");
-    qt_ks_tier_t tier;
-    if (qt_ks_tier_parse(tier_s, &tier) != 0 || tier == QT__V1__KILL_SWITCH_TIER__KS_UNKNOWN)
+        return qt_cli_usage_error(g_prog, "killswitch %s needs a TIER (NORMAL|WARN|THROTTLE|NO_NEW|FLATTEN_ALL)",
+                                  sub);
+    if (qt_ks_tier_parse(tier_s, &q.tier) != 0 || q.tier == QT__V1__KILL_SWITCH_TIER__KS_UNKNOWN)
         return qt_cli_usage_error(g_prog, "bad TIER '%s' (expected NORMAL|WARN|THROTTLE|NO_NEW|FLATTEN_ALL)",
-                           tier_s);
-    if (reason == NULL || reason[0] == '\0')
-        return qt_cli_usage_error(g_prog, "killswitch set needs a non-empty --reason TEXT%s", "");
-    if (strlen(reason) > 400) return qt_cli_usage_error(g_prog, "--reason is longer than 400 characters%s", "");
-    if (by == NULL) {
-        const char *u = getenv("USER");
-        by = (u != NULL && u[0] != '\0') ? u : "operator";
+                                  tier_s);
+    if (approve) {
+        if (q.reason == NULL) q.reason = "two-operator approval";
+        if (q.op == NULL)
+            return qt_cli_usage_error(g_prog, "killswitch approve-lower needs --operator NAME%s", "");
+        if (!qt_ks_operator_ok(q.op))
+            return qt_cli_usage_error(g_prog, "bad --operator '%s' (expected [a-z0-9_]{1,32})", q.op);
+        if (q.key_file != NULL && q.key_file[0] == '\0')
+            return qt_cli_usage_error(g_prog, "--key-file must not be empty%s", "");
+    } else {
+        if (q.by == NULL) {
+            const char *u = getenv("USER");
+            q.by = (u != NULL && u[0] != '\0') ? u : "operator";
+        }
+        if (q.by[0] == '\0') return qt_cli_usage_error(g_prog, "--by must not be empty%s", "");
+        if (strlen(q.by) > QT_KS_WHO_MAX)
+            return qt_cli_usage_error(g_prog, "--by is longer than 100 characters%s", "");
+        static const char *const trig[] = {"operator", "drawdown", "daily_loss", "watchdog",
+                                           "recon", "policy"};
+        bool tok = false;
+        for (size_t k = 0; k < sizeof(trig) / sizeof(trig[0]); k++)
+            if (strcmp(q.trigger, trig[k]) == 0) tok = true;
+        if (!tok)
+            return qt_cli_usage_error(g_prog, "bad --trigger '%s' (expected operator|drawdown|daily_loss|watchdog|recon|policy)",
+                                      q.trigger);
     }
-    if (by[0] == '\0') return qt_cli_usage_error(g_prog, "--by must not be empty%s", "");
-    if (strlen(by) > 100) return qt_cli_usage_error(g_prog, "--by is longer than 100 characters%s", "");
-    return ks_set(o, tier, by, reason);
+    if (q.reason == NULL || q.reason[0] == '\0')
+        return qt_cli_usage_error(g_prog, "killswitch %s needs a non-empty --reason TEXT", sub);
+    if (strlen(q.reason) > 400)
+        return qt_cli_usage_error(g_prog, "--reason is longer than 400 characters%s", "");
+    for (const char *p = q.reason; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return qt_cli_usage_error(g_prog, "--reason must not contain control characters%s", "");
+    for (const char *p = q.by ? q.by : ""; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return qt_cli_usage_error(g_prog, "--by must not contain control characters%s", "");
+    return ks_change(o, &q);
 }
 
 /* ------------------------------------------------------------------ wait-recon */
@@ -1057,6 +1369,12 @@ int main(int argc, char **argv) {
         rc = cmd_wait_recon(&o, argc, argv, i);
     } else if (strcmp(cmd, "models") == 0) {
         rc = qtctl_models(argc, argv, i, o.config_path, o.json);
+    } else if (strcmp(cmd, "mode") == 0) {
+        rc = qtctl_mode(argc, argv, i, o.config_path, o.json);
+    } else if (strcmp(cmd, "actions") == 0) {
+        rc = qtctl_actions(argc, argv, i, o.config_path, o.json);
+    } else if (strcmp(cmd, "diag") == 0) {
+        rc = qtctl_diag(argc, argv, i, o.config_path, o.json);
     } else {
         rc = qt_cli_usage_error(g_prog, "unknown command '%s' (expected status, killswitch, wait-recon, models)", cmd);
     }
