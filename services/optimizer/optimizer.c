@@ -13,6 +13,7 @@
  * to batch, so Σ is rebuilt for each batch's candidates from the closes of the last
  * cov_window + 1 batches (a ring of fixed-point closes per symbol, 0 = absent), with
  * qt_cov_ledoit_wolf_batch over the rows where every candidate has both closes. */
+#include "qt_sysinfo.h"
 #include "optimizer.h"
 
 #include <math.h>
@@ -593,6 +594,7 @@ static optimizer_qaoa_outcome_t qaoa_attempt(optimizer_t *self, const qt_qubo_pr
     o.mixer = QT_QAOA_MIXER_XY;
     o.max_n = cfg->qaoa_max_qubits;
     o.mem_limit_bytes = QAOA_MEM_LIMIT;
+    o.mem_available_bytes = qt_sysinfo_mem_available_bytes(); /* 0 = unknown: limit only */
     o.multistart = cfg->qaoa_multistart;
     o.max_evals = cfg->qaoa_max_evals;
     o.shots = cfg->qaoa_shots;

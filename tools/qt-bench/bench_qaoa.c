@@ -38,6 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "qt_sysinfo.h"
 #include "bench_quant.h"
 #include "qt_cli.h"
 #include "qt_clock.h"
@@ -123,19 +124,6 @@ static json_t *copy_bandwidth(qt_clock_t *clk) {
     return o;
 }
 
-/* MemAvailable (bytes) from /proc/meminfo, 0 when unknown: the simulator refuses sizes
- * that do not fit instead of being OOM-killed. */
-static uint64_t mem_available_bytes(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f == NULL) return 0;
-    char line[256];
-    unsigned long long kb = 0;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-    fclose(f);
-    return (uint64_t)kb * 1024u;
-}
-
 static json_t *layer_bench(qt_clock_t *clk, size_t n, int threads, int *fail) {
     json_t *o = json_object();
     json_object_set_new(o, "n", json_integer((json_int_t)n));
@@ -152,7 +140,7 @@ static json_t *layer_bench(qt_clock_t *clk, size_t n, int threads, int *fail) {
     qt_qaoa_opts_t opts;
     qt_qaoa_opts_default(&opts);
     opts.max_n = (unsigned)n;
-    opts.mem_available_bytes = mem_available_bytes();
+    opts.mem_available_bytes = qt_sysinfo_mem_available_bytes();
     int64_t t0 = qt_clock_mono_ns(clk);
     qt_qaoa_sim_t *s = q ? qt_qaoa_sim_new(q, &opts, err, sizeof err) : NULL;
     double pre = ms_since(clk, t0);

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qt_sysinfo.h"
 #include "qt_cli.h"
 #include "qt_clock.h"
 #include "qt_lab.h"
@@ -207,19 +208,6 @@ static int load_problem(const char *file, lab_problem_t *p, json_t **root_out) {
     return 0;
 }
 
-/* MemAvailable from /proc/meminfo in bytes; 0 when unknown. The library does no I/O,
- * so the CLI reads it and passes it in qt_qaoa_opts_t.mem_available_bytes. */
-static uint64_t mem_available_bytes(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f == NULL) return 0;
-    char line[256];
-    unsigned long long kb = 0;
-    while (fgets(line, sizeof line, f) != NULL)
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
-    fclose(f);
-    return (uint64_t)kb * 1024u;
-}
-
 static json_t *real_or_null(double d) { return isfinite(d) ? json_real(d) : json_null(); }
 
 static json_t *selection_json(const uint8_t *x, size_t n) {
@@ -308,7 +296,7 @@ static int run(int argc, char **argv, int i, bool optimize) {
         o.mixer = mixer;
         o.max_n = (unsigned)max_n;
         o.optimizer = lp.optimizer;
-        o.mem_available_bytes = mem_available_bytes();
+        o.mem_available_bytes = qt_sysinfo_mem_available_bytes();
         if (lp.shots) o.shots = (unsigned)lp.shots;
         if (lp.multistart) o.multistart = (unsigned)lp.multistart;
         if (lp.max_evals) o.max_evals = (unsigned)lp.max_evals;
