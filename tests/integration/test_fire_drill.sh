@@ -128,7 +128,15 @@ qtp_ok "NO_NEW: $N_NONEW decisions, $N_NONEW_BUY_NO buys rejected, 0 approved"
 N_FLAT_BUY_OK=$(count "\$2 == $T5 && \$3 == \"SIDE_BUY\" && \$4 == \"true\"")
 N_FLAT_SELL=$(count "\$2 == $T5 && \$3 == \"SIDE_SELL\" && \$4 == \"true\"")
 qtp_eq "approved buys under FLATTEN_ALL" "$N_FLAT_BUY_OK" 0
-[ "$N_FLAT_SELL" -gt 0 ] || qtp_fail "no approved sell under FLATTEN_ALL, yet the positions went flat?"
+# A race the drill cannot avoid: the strategy's own sells decided (under NORMAL) in the
+# batch before risk read FLATTEN_ALL may close the last positions first. That is only an
+# explanation when the book went flat within one bar of event time after the raise;
+# otherwise the flattening must show as sells approved under FLATTEN_ALL.
+if [ "$N_FLAT_SELL" -eq 0 ]; then
+    [ $((EV_FLAT - EV_RAISE)) -le 14400000 ] \
+        || qtp_fail "no approved sell under FLATTEN_ALL, yet the positions went flat $(((EV_FLAT - EV_RAISE) / 3600000)) h of event time after the raise"
+    qtp_note "FLATTEN_ALL: the positions were closed by sells decided in the bar before the raise (no sell left for FLATTEN_ALL to approve)"
+fi
 qtp_ok "FLATTEN_ALL: $N_FLAT_SELL closing sells, 0 buys"
 
 if [ -n "${QTP_DRILL_OUT:-}" ]; then
