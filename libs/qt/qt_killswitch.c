@@ -624,33 +624,6 @@ qt_ks_result_t qt_ks_store_approve(const qt_ks_store_t *st, const qt_ks_keyring_
 
 /* ---- Redis store -------------------------------------------------------------------- */
 
-static bool parse_u64s(const char *s, size_t len, uint64_t *out)
-{
-    if (len == 0 || len > 20)
-        return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
-
-static bool parse_i64s(const char *s, size_t len, int64_t *out)
-{
-    bool neg = len > 0 && s[0] == '-';
-    uint64_t u;
-    if (!parse_u64s(s + neg, len - neg, &u) || u > (uint64_t)INT64_MAX)
-        return false;
-    *out = neg ? -(int64_t)u : (int64_t)u;
-    return true;
-}
-
 static bool copy_str(char *dst, size_t cap, const redisReply *v)
 {
     if (v->len >= cap || strlen(v->str) != v->len)
@@ -714,7 +687,7 @@ static int load_state(qt_redis_t *r, qt_ks_state_t *s)
                 ok = parse_tier(v, false, &s->tier);
                 have |= 1;
             } else if (strcmp(k->str, "version") == 0) {
-                ok = parse_u64s(v->str, v->len, &s->version);
+                ok = qt_redis_parse_u64n(v->str, v->len, &s->version);
                 have |= 2;
             } else if (strcmp(k->str, "set_by") == 0) {
                 ok = copy_str(s->set_by, sizeof s->set_by, v);
@@ -723,7 +696,7 @@ static int load_state(qt_redis_t *r, qt_ks_state_t *s)
                 ok = copy_str(s->reason, sizeof s->reason, v);
                 have |= 8;
             } else if (strcmp(k->str, "set_at_ms") == 0) {
-                ok = parse_i64s(v->str, v->len, &s->set_at_ms);
+                ok = qt_redis_parse_i64n(v->str, v->len, &s->set_at_ms);
                 have |= 16;
             } else if (strcmp(k->str, "trigger") == 0) {
                 /* informational fields: a bad value is dropped, not fatal */
@@ -773,16 +746,16 @@ static int load_pending(qt_redis_t *r, qt_ks_pending_t *p)
                 ok = ok && parse_tier(v, false, &p->target);
                 have |= 2;
             } else if (strcmp(k->str, "version") == 0) {
-                ok = ok && parse_u64s(v->str, v->len, &p->version);
+                ok = ok && qt_redis_parse_u64n(v->str, v->len, &p->version);
                 have |= 4;
             } else if (strcmp(k->str, "operator") == 0) {
                 ok = ok && copy_str(p->operator_name, sizeof p->operator_name, v);
                 have |= 8;
             } else if (strcmp(k->str, "issued_at_ms") == 0) {
-                ok = ok && parse_i64s(v->str, v->len, &p->issued_at_ms);
+                ok = ok && qt_redis_parse_i64n(v->str, v->len, &p->issued_at_ms);
                 have |= 16;
             } else if (strcmp(k->str, "recorded_at_ms") == 0) {
-                ok = ok && parse_i64s(v->str, v->len, &p->recorded_at_ms);
+                ok = ok && qt_redis_parse_i64n(v->str, v->len, &p->recorded_at_ms);
                 have |= 32;
             }
         }

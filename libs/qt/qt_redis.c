@@ -291,7 +291,7 @@ int qt_ks_tier_parse(const char *s, qt_ks_tier_t *out)
 }
 
 /* Strict decimal integers: optional '-' (signed only), digits, nothing else. */
-static bool parse_u64(const char *s, size_t len, uint64_t *out)
+bool qt_redis_parse_u64n(const char *s, size_t len, uint64_t *out)
 {
     if (len == 0 || len > 20)
         return false;
@@ -308,11 +308,11 @@ static bool parse_u64(const char *s, size_t len, uint64_t *out)
     return true;
 }
 
-static bool parse_i64(const char *s, size_t len, int64_t *out)
+bool qt_redis_parse_i64n(const char *s, size_t len, int64_t *out)
 {
     bool neg = len > 0 && s[0] == '-';
     uint64_t u;
-    if (!parse_u64(s + neg, len - neg, &u))
+    if (!qt_redis_parse_u64n(s + neg, len - neg, &u))
         return false;
     if (neg) {
         if (u > (uint64_t)INT64_MAX + 1)
@@ -405,11 +405,11 @@ qt_ks_tier_t qt_redis_killswitch_read(qt_redis_t *self, Qt__V1__KillSwitch *out)
                 }
                 have_tier = true;
             } else if (strcmp(k->str, "version") == 0) {
-                if (have_version || !parse_u64(v->str, v->len, &version))
+                if (have_version || !qt_redis_parse_u64n(v->str, v->len, &version))
                     why = "killswitch: invalid version";
                 have_version = true;
             } else if (strcmp(k->str, "set_at_ms") == 0) {
-                if (have_at || !parse_i64(v->str, v->len, &set_at))
+                if (have_at || !qt_redis_parse_i64n(v->str, v->len, &set_at))
                     why = "killswitch: invalid set_at_ms";
                 have_at = true;
             } else if (strcmp(k->str, "set_by") == 0) {
@@ -504,13 +504,13 @@ int qt_redis_selftest(bool verbose)
     CHECK(qt_ks_tier_parse("", &t) == -1);
     uint64_t u;
     int64_t s;
-    CHECK(parse_u64("18446744073709551615", 20, &u) && u == UINT64_MAX);
-    CHECK(!parse_u64("18446744073709551616", 20, &u));
-    CHECK(!parse_u64("1x", 2, &u));
-    CHECK(!parse_u64("", 0, &u));
-    CHECK(parse_i64("-9223372036854775808", 20, &s) && s == INT64_MIN);
-    CHECK(!parse_i64("9223372036854775808", 19, &s));
-    CHECK(!parse_i64("-", 1, &s));
+    CHECK(qt_redis_parse_u64n("18446744073709551615", 20, &u) && u == UINT64_MAX);
+    CHECK(!qt_redis_parse_u64n("18446744073709551616", 20, &u));
+    CHECK(!qt_redis_parse_u64n("1x", 2, &u));
+    CHECK(!qt_redis_parse_u64n("", 0, &u));
+    CHECK(qt_redis_parse_i64n("-9223372036854775808", 20, &s) && s == INT64_MIN);
+    CHECK(!qt_redis_parse_i64n("9223372036854775808", 19, &s));
+    CHECK(!qt_redis_parse_i64n("-", 1, &s));
     /* An unreachable server (port 1 is never a Redis): NULL, fail closed, counted. */
     qt_redis_t *r = qt_redis_new("127.0.0.1", 1, 200, NULL);
     CHECK(r != NULL);

@@ -61,5 +61,10 @@ uint64_t qt_redis_errors(const qt_redis_t *self);
 /* Note: qt_redis_new sets SIGPIPE to SIG_IGN if it is SIG_DFL (a write to a socket the
  * server closed must be an I/O error, not the death of the process). */
 
+/* Strict decimal integers of a reply string (s, len): digits only, '-' allowed for the
+ * signed form, no overflow. Shared by every reader of our Redis hashes. */
+bool qt_redis_parse_u64n(const char *s, size_t len, uint64_t *out);
+bool qt_redis_parse_i64n(const char *s, size_t len, int64_t *out);
+
 int qt_redis_selftest(bool verbose);
 #endif
