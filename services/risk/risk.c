@@ -483,6 +483,26 @@ bool risk_size_fixed_fractional(const risk_config_t *cfg, qt_fixed_t equity, qt_
     return false;
 }
 
+/* The sizing caps that bound a whole position (held + qty) by a notional: true when the
+ * buy fits; otherwise *max_qty = what still fits (0 when nothing does) and why names the
+ * cap with the position's notional and the cap's. */
+static bool clip_position_to_notional(qt_fixed_t held, qt_fixed_t qty, qt_fixed_t price,
+                                      qt_fixed_t max_notional, const char *code,
+                                      const char *detail, qt_fixed_t *max_qty,
+                                      risk_reason_t *why)
+{
+    __int128 q = max_notional > 0 ? ((__int128)max_notional * QT_FIXED_SCALE) / price : 0;
+    __int128 room = q - held;
+    if ((__int128)qty <= room)
+        return true;
+    *max_qty = room > 0 ? (qt_fixed_t)room : 0;
+    qt_fixed_t notional = 0, total = 0;
+    if (!qt_fixed_add(held, qty, &total) || !qt_fixed_mul(total, price, &notional))
+        notional = INT64_MAX;
+    set_reason(why, code, detail, notional, max_notional);
+    return false;
+}
+
 bool risk_size_vol_target(const risk_config_t *cfg, qt_fixed_t equity, double sigma_annual,
                           uint32_t n_returns, qt_fixed_t price, qt_fixed_t held, qt_fixed_t qty,
                           qt_fixed_t *max_qty, risk_reason_t *why)
@@ -494,18 +514,10 @@ bool risk_size_vol_target(const risk_config_t *cfg, qt_fixed_t equity, double si
     qt_fixed_t max_notional = 0;
     if (equity > 0 && !qt_fixed_mul_ratio(equity, cfg->vol_target / sigma_annual, &max_notional))
         return true;   /* beyond range: the notional limits still apply */
-    __int128 q = max_notional > 0 ? ((__int128)max_notional * QT_FIXED_SCALE) / price : 0;
-    __int128 room = q - held;
-    if ((__int128)qty <= room)
-        return true;
-    *max_qty = room > 0 ? (qt_fixed_t)room : 0;
-    qt_fixed_t notional = 0, total = 0;
-    if (!qt_fixed_add(held, qty, &total) || !qt_fixed_mul(total, price, &notional))
-        notional = INT64_MAX;
-    set_reason(why, RISK_CODE_VOL_TARGET,
-               "position volatility over vol_target: clipped to equity x target / sigma",
-               notional, max_notional);
-    return false;
+    return clip_position_to_notional(held, qty, price, max_notional, RISK_CODE_VOL_TARGET,
+                                     "position volatility over vol_target: clipped to equity x "
+                                     "target / sigma",
+                                     max_qty, why);
 }
 
 bool risk_size_kelly(const risk_config_t *cfg, qt_fixed_t equity, const risk_trades_t *tr,
@@ -533,18 +545,10 @@ bool risk_size_kelly(const risk_config_t *cfg, qt_fixed_t equity, const risk_tra
     qt_fixed_t max_notional = 0;
     if (equity > 0 && !qt_fixed_mul_ratio(equity, cfg->kelly_fraction * f, &max_notional))
         return true;
-    __int128 q = max_notional > 0 ? ((__int128)max_notional * QT_FIXED_SCALE) / price : 0;
-    __int128 room = q - held;
-    if ((__int128)qty <= room)
-        return true;
-    *max_qty = room > 0 ? (qt_fixed_t)room : 0;
-    qt_fixed_t notional = 0, total = 0;
-    if (!qt_fixed_add(held, qty, &total) || !qt_fixed_mul(total, price, &notional))
-        notional = INT64_MAX;
-    set_reason(why, RISK_CODE_KELLY_CEILING,
-               "position over kelly_fraction x Kelly fraction of equity (realised trades)",
-               notional, max_notional);
-    return false;
+    return clip_position_to_notional(held, qty, price, max_notional, RISK_CODE_KELLY_CEILING,
+                                     "position over kelly_fraction x Kelly fraction of equity "
+                                     "(realised trades)",
+                                     max_qty, why);
 }
 
 void risk_trade_stats(const risk_t *self, risk_trades_t *out) { *out = self->trades; }
